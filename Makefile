@@ -1,0 +1,40 @@
+# Every target creates or reuses .venv and installs the project into it first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench docs notebooks check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m rxpresence demo $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check rxpresence tests bench
+	$(PY) -m ruff format --check rxpresence tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) bench/run.py $(ARGS)
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+notebooks: $(STAMP)
+	$(PY) -m pytest tests/test_notebooks.py
+
+check: lint typecheck test docs
+
+clean:
+	rm -rf $(VENV) site build *.egg-info .pytest_cache .mypy_cache .ruff_cache

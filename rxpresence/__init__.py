@@ -1,0 +1,30 @@
+"""rxpresence: PubNub presence as ReactiveX streams.
+
+Attach :class:`PresenceStreams` to a ``PubNub`` or ``PubNubAsyncio`` instance and
+subscribe to who is online::
+
+    import rxpresence as rxp
+
+    with rxp.PresenceStreams(pubnub) as presence:
+        presence.roster("lobby", grace=10).subscribe(print)
+
+Events are :class:`PresenceEvent` values; rosters are immutable :class:`Roster`
+snapshots; the operators in :mod:`rxpresence.operators` compose the same pieces by hand.
+"""
+
+from ._event import Action, PresenceEvent, PresenceEventError
+from ._roster import Member, Roster, RosterDiff
+from ._streams import PresenceStreams
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "Member",
+    "PresenceEvent",
+    "PresenceEventError",
+    "PresenceStreams",
+    "Roster",
+    "RosterDiff",
+    "__version__",
+]

@@ -1,0 +1,322 @@
+"""The normalised presence event record, built from SDK objects or JSON dicts.
+
+Every stream in rxpresence carries :class:`PresenceEvent` values; SDK objects never
+travel downstream. The record is a typed, immutable tuple subclass rather than a frozen
+dataclass because it is built once per event on the SDK's hot path, where a frozen
+dataclass's ``__init__`` costs about five times as much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+__all__ = ["Action", "PresenceEvent", "PresenceEventError"]
+
+
+class PresenceEventError(ValueError):
+    """A presence event (SDK object or dict) is malformed.
+
+    The message names the offending field and value, e.g.
+    ``occupancy must be a non-negative int, got '3'``.
+    """
+
+
+class Action(StrEnum):
+    """A presence action, valued as on the wire."""
+
+    JOIN = "join"
+    LEAVE = "leave"
+    TIMEOUT = "timeout"
+    STATE_CHANGE = "state-change"
+    INTERVAL = "interval"
+
+
+_ACTIONS: dict[str, Action] = {a.value: a for a in Action}
+_NEEDS_UUID = frozenset({Action.JOIN, Action.LEAVE, Action.TIMEOUT, Action.STATE_CHANGE})
+_EMPTY: tuple[str, ...] = ()
+
+
+class _Fields(NamedTuple):
+    action: Action
+    channel: str
+    uuid: str | None
+    occupancy: int
+    timestamp: int
+    timetoken: int
+    state: Mapping[str, Any] | None
+    subscription: str | None
+    join: tuple[str, ...]
+    leave: tuple[str, ...]
+    timeout: tuple[str, ...]
+    here_now_refresh: bool
+    source: str
+
+
+def _fail(field: str, expected: str, value: object) -> PresenceEventError:
+    return PresenceEventError(f"{field} must be {expected}, got {value!r}")
+
+
+def _action(value: object) -> Action:
+    action = _ACTIONS.get(value) if isinstance(value, str) else None
+    if action is None:
+        raise _fail("action", f"one of {sorted(_ACTIONS)}", value)
+    return action
+
+
+def _int(field: str, value: object, *, minimum: int = 0) -> int:
+    if type(value) is not int or value < minimum:
+        raise _fail(field, f"an int >= {minimum}", value)
+    return value
+
+
+def _opt_str(field: str, value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _fail(field, "a string or None", value)
+
+
+def _state(value: object) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _fail("state", "a mapping or None", value)
+    return MappingProxyType(dict(value))
+
+
+def _uuids(field: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return _EMPTY
+    if isinstance(value, list | tuple) and all(isinstance(u, str) for u in value):
+        return tuple(value)
+    raise _fail(field, "a list of uuid strings", value)
+
+
+class PresenceEvent(_Fields):
+    """One presence event on one channel.
+
+    Attributes:
+        action: What happened (:class:`Action`).
+        channel: The channel, without the ``-pnpres`` suffix.
+        uuid: Who it happened to; ``None`` on interval events.
+        occupancy: The channel's occupancy after the event, as PubNub reports it.
+        timestamp: Unix time in seconds, as PubNub reports it.
+        timetoken: PubNub's 17-digit timetoken (100 ns units); orders events.
+        state: The uuid's state (read-only mapping) on joins and state changes, else None.
+        subscription: The channel group or wildcard that matched, or None.
+        join: Uuids that joined (interval events only; empty otherwise).
+        leave: Uuids that left (interval events only).
+        timeout: Uuids that timed out (interval events only).
+        here_now_refresh: True when PubNub dropped the interval arrays and asks for a
+            here-now call. The Python SDK drops this flag, so an interval event without
+            arrays means the same.
+        source: ``"live"`` for events PubNub delivered, ``"resync"`` for the synthetic
+            events rxpresence emits after comparing a roster with a here-now snapshot.
+
+    The constructor validates every field and raises :class:`PresenceEventError` naming
+    the bad one. Events compare equal only to events, and hash without their state.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        action: Action | str,
+        channel: str,
+        uuid: str | None = None,
+        occupancy: int = 0,
+        timestamp: int = 0,
+        timetoken: int = 0,
+        state: Mapping[str, Any] | None = None,
+        subscription: str | None = None,
+        join: Sequence[str] | None = None,
+        leave: Sequence[str] | None = None,
+        timeout: Sequence[str] | None = None,
+        here_now_refresh: bool = False,
+        source: str = "live",
+    ) -> PresenceEvent:
+        act = _action(action)
+        if not isinstance(channel, str) or not channel:
+            raise _fail("channel", "a non-empty string", channel)
+        if act in _NEEDS_UUID and (not isinstance(uuid, str) or not uuid):
+            raise _fail("uuid", f"a non-empty string on a {act.value} event", uuid)
+        fields = (
+            act,
+            channel,
+            _opt_str("uuid", uuid),
+            _int("occupancy", occupancy),
+            _int("timestamp", timestamp),
+            _int("timetoken", timetoken),
+            _state(state),
+            _opt_str("subscription", subscription),
+            _uuids("join", join),
+            _uuids("leave", leave),
+            _uuids("timeout", timeout),
+            bool(here_now_refresh),
+            source if isinstance(source, str) else str(source),
+        )
+        return tuple.__new__(cls, fields)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.action, self.channel, self.uuid, self.timetoken, self.join))
+
+    def __repr__(self) -> str:
+        parts = [f"{self.action.value}", f"channel={self.channel!r}"]
+        if self.uuid is not None:
+            parts.append(f"uuid={self.uuid!r}")
+        parts += [f"occupancy={self.occupancy}", f"timetoken={self.timetoken}"]
+        if self.state is not None:
+            parts.append(f"state={dict(self.state)!r}")
+        if self.subscription is not None:
+            parts.append(f"subscription={self.subscription!r}")
+        for name in ("join", "leave", "timeout"):
+            if getattr(self, name):
+                parts.append(f"{name}={list(getattr(self, name))!r}")
+        if self.here_now_refresh:
+            parts.append("here_now_refresh=True")
+        if self.source != "live":
+            parts.append(f"source={self.source!r}")
+        return f"PresenceEvent({', '.join(parts)})"
+
+    def replace(self, **changes: Any) -> PresenceEvent:
+        """Return a copy with some fields changed (validated like the constructor)."""
+        fields = self._asdict()
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"PresenceEvent has no field(s) {sorted(unknown)}")
+        fields.update(changes)
+        return PresenceEvent(**fields)
+
+    @property
+    def has_deltas(self) -> bool:
+        """Whether an interval event names who joined, left or timed out."""
+        return bool(self.join or self.leave or self.timeout)
+
+    @classmethod
+    def from_sdk(cls, result: Any) -> PresenceEvent:
+        """Build an event from the SDK's ``PNPresenceEventResult``.
+
+        Raises:
+            PresenceEventError: The result is malformed (wrong types, unknown action).
+        """
+        try:
+            action = _ACTIONS[result.event]
+        except (KeyError, TypeError, AttributeError):
+            raise _fail("action", f"one of {sorted(_ACTIONS)}", getattr(result, "event", None))
+        uuid = result.uuid
+        channel = result.channel
+        occupancy = result.occupancy
+        timestamp = result.timestamp
+        timetoken = result.timetoken
+        state = result.state
+        # Fast path: the common well-formed join/leave/timeout skips the generic checks.
+        if (
+            state is None
+            and type(uuid) is str
+            and type(channel) is str
+            and channel
+            and type(occupancy) is int
+            and occupancy >= 0
+            and type(timestamp) is int
+            and type(timetoken) is int
+            and result.join is None
+            and result.leave is None
+            and result.timeout is None
+            and (action is not Action.INTERVAL)
+        ):
+            sub = result.subscription
+            if sub is None or type(sub) is str:
+                return tuple.__new__(
+                    cls,
+                    (
+                        action, channel, uuid, occupancy, timestamp, timetoken,
+                        None, sub, _EMPTY, _EMPTY, _EMPTY, False, "live",
+                    ),
+                )  # fmt: skip
+        return cls(
+            action,
+            channel,
+            uuid,
+            occupancy,
+            timestamp,
+            timetoken,
+            state,
+            result.subscription,
+            result.join,
+            result.leave,
+            result.timeout,
+            # The SDK drops the flag; keep it if a future SDK version passes it on.
+            bool(getattr(result, "here_now_refresh", False)),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PresenceEvent:
+        """Build an event from the JSON shape used in PubNub's docs.
+
+        Accepts ``state`` or its wire name ``data``. Missing ``occupancy``,
+        ``timestamp`` and ``timetoken`` default to 0.
+
+        Raises:
+            PresenceEventError: A field is missing or malformed.
+        """
+        if not isinstance(data, Mapping):
+            raise _fail("event", "a mapping", data)
+        if "action" not in data:
+            raise PresenceEventError("action is missing")
+        if "channel" not in data:
+            raise PresenceEventError("channel is missing")
+        state = data.get("state", data.get("data"))
+        return cls(
+            data["action"],
+            data["channel"],
+            data.get("uuid"),
+            data.get("occupancy", 0),
+            data.get("timestamp", 0),
+            data.get("timetoken", 0),
+            state,
+            data.get("subscription"),
+            _uuids("join", data.get("join")),
+            _uuids("leave", data.get("leave")),
+            _uuids("timeout", data.get("timeout")),
+            _bool("here_now_refresh", data.get("here_now_refresh", False)),
+            _opt_str("source", data.get("source", "live")) or "live",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready inverse of :meth:`from_dict` (empty fields are left out)."""
+        out: dict[str, Any] = {
+            "action": self.action.value,
+            "channel": self.channel,
+            "occupancy": self.occupancy,
+            "timestamp": self.timestamp,
+            "timetoken": self.timetoken,
+        }
+        if self.uuid is not None:
+            out["uuid"] = self.uuid
+        if self.state is not None:
+            out["state"] = dict(self.state)
+        if self.subscription is not None:
+            out["subscription"] = self.subscription
+        for name in ("join", "leave", "timeout"):
+            value = getattr(self, name)
+            if value:
+                out[name] = list(value)
+        if self.here_now_refresh:
+            out["here_now_refresh"] = True
+        if self.source != "live":
+            out["source"] = self.source
+        return out
+
+
+def _bool(field: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _fail(field, "a bool", value)

@@ -1,0 +1,357 @@
+"""Rosters: immutable snapshots of who is on a channel, and the pure reducer behind them.
+
+``Roster.apply(event)`` is the whole presence state machine: it never mutates, and it
+returns ``self`` when an event changes nothing, so ``new is old`` is a cheap "no change"
+test. Members live in an ``immutables.Map`` (a hash array mapped trie): one update costs
+O(log n) and shares everything else with the previous snapshot.
+
+Ordering: each member carries the timetoken of the last event applied to it, and recent
+departures are remembered in two generations of tombstones, so an event older than the
+last one applied for its uuid is ignored and an exact duplicate changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import immutables
+
+from ._event import Action, PresenceEvent
+
+__all__ = ["Member", "Roster", "RosterDiff"]
+
+_JOIN = Action.JOIN
+_LEAVE = Action.LEAVE
+_TIMEOUT = Action.TIMEOUT
+_STATE = Action.STATE_CHANGE
+_INTERVAL = Action.INTERVAL
+_EMPTY_MAP: immutables.Map[str, Any] = immutables.Map()
+_TOMBSTONE_MIN = 1024
+
+
+class Member(NamedTuple):
+    """One uuid present on a channel.
+
+    Attributes:
+        uuid: The PubNub uuid (user id).
+        state: Its presence state on this channel (read-only mapping), or None.
+        joined_at: Unix seconds of the join, or of the first event that named it.
+        timetoken: Timetoken of the last event applied to this member.
+    """
+
+    uuid: str
+    state: Mapping[str, Any] | None = None
+    joined_at: int = 0
+    timetoken: int = 0
+
+
+class RosterDiff(NamedTuple):
+    """What changed between two roster snapshots.
+
+    Attributes:
+        joined: Members present now and not before.
+        left: Members present before and not now (as they were).
+        updated: Members present in both whose state changed (as they are now).
+    """
+
+    joined: tuple[Member, ...] = ()
+    left: tuple[Member, ...] = ()
+    updated: tuple[Member, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.joined or self.left or self.updated)
+
+    def _repr_html_(self) -> str:
+        from ._html import diff_html
+
+        return diff_html(self)
+
+
+class Roster:
+    """An immutable snapshot of the members of one channel.
+
+    Build one with ``Roster(channel)`` (empty) or ``Roster(channel, members)``, then
+    fold events into it with :meth:`apply`. Earlier snapshots never change.
+
+    Attributes:
+        channel: The channel this roster describes.
+        members: Read-only mapping uuid -> :class:`Member`.
+        occupancy: The occupancy PubNub last reported (the member count until then).
+        timetoken: Timetoken of the newest event applied.
+        synced_at: Timetoken of the last here-now snapshot folded in, or None.
+        stale_since: Unix seconds since which the connection is down, or None.
+    """
+
+    __slots__ = (
+        "_channel",
+        "_members",
+        "_occupancy",
+        "_timetoken",
+        "_gone",
+        "_gone_old",
+        "_synced_at",
+        "_stale_since",
+    )
+
+    _channel: str
+    _members: immutables.Map[str, Member]
+    _occupancy: int
+    _timetoken: int
+    _gone: immutables.Map[str, int]
+    _gone_old: immutables.Map[str, int]
+    _synced_at: int | None
+    _stale_since: float | None
+
+    def __init__(
+        self,
+        channel: str,
+        members: Iterable[Member] | Mapping[str, Member] = (),
+        *,
+        occupancy: int | None = None,
+        timetoken: int = 0,
+        synced_at: int | None = None,
+    ) -> None:
+        if not isinstance(channel, str) or not channel:
+            raise ValueError(f"channel must be a non-empty string, got {channel!r}")
+        items = members.values() if isinstance(members, Mapping) else members
+        built: dict[str, Member] = {}
+        for m in items:
+            if not isinstance(m, Member):
+                raise TypeError(f"members must be Member values, got {m!r}")
+            built[m.uuid] = m
+        if occupancy is not None and (type(occupancy) is not int or occupancy < 0):
+            raise ValueError(f"occupancy must be an int >= 0, got {occupancy!r}")
+        self._channel = channel
+        self._members = immutables.Map(built)
+        self._occupancy = len(built) if occupancy is None else occupancy
+        self._timetoken = timetoken
+        self._gone = _EMPTY_MAP
+        self._gone_old = _EMPTY_MAP
+        self._synced_at = synced_at
+        self._stale_since = None
+
+    # -- read-only view -------------------------------------------------------------
+
+    @property
+    def channel(self) -> str:
+        return self._channel
+
+    @property
+    def members(self) -> Mapping[str, Member]:
+        return self._members
+
+    @property
+    def occupancy(self) -> int:
+        return self._occupancy
+
+    @property
+    def timetoken(self) -> int:
+        return self._timetoken
+
+    @property
+    def synced_at(self) -> int | None:
+        return self._synced_at
+
+    @property
+    def stale_since(self) -> float | None:
+        return self._stale_since
+
+    @property
+    def stale(self) -> bool:
+        """Whether the connection was down since this snapshot was last synced."""
+        return self._stale_since is not None
+
+    @property
+    def uuids(self) -> frozenset[str]:
+        """The uuids present."""
+        return frozenset(self._members.keys())
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __contains__(self, uuid: object) -> bool:
+        return uuid in self._members
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(self._members.values())
+
+    def __getitem__(self, uuid: str) -> Member:
+        return self._members[uuid]
+
+    def get(self, uuid: str) -> Member | None:
+        """The member with this uuid, or None."""
+        return self._members.get(uuid)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Roster):
+            return NotImplemented
+        return (
+            self._channel == other._channel
+            and self._occupancy == other._occupancy
+            and self._members == other._members
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(sorted(self._members.keys())[:8])
+        more = "" if len(self._members) <= 8 else f", ... ({len(self._members)} in all)"
+        stale = ", stale" if self.stale else ""
+        return f"Roster({self._channel!r}, occupancy={self._occupancy}, [{shown}{more}]{stale})"
+
+    def _repr_html_(self) -> str:
+        from ._html import roster_html
+
+        return roster_html(self)
+
+    # -- transitions ------------------------------------------------------------------
+
+    def _with(
+        self,
+        members: immutables.Map[str, Member],
+        occupancy: int,
+        timetoken: int,
+        gone: immutables.Map[str, int] | None = None,
+    ) -> Roster:
+        new = object.__new__(Roster)
+        new._channel = self._channel
+        new._members = members
+        new._occupancy = occupancy
+        new._timetoken = timetoken
+        if gone is None:
+            new._gone = self._gone
+            new._gone_old = self._gone_old
+        elif len(gone) > _TOMBSTONE_MIN and len(gone) > len(members):
+            # Two generations keep tombstones bounded without scanning for old ones.
+            new._gone = _EMPTY_MAP
+            new._gone_old = gone
+        else:
+            new._gone = gone
+            new._gone_old = self._gone_old
+        new._synced_at = self._synced_at
+        new._stale_since = self._stale_since
+        return new
+
+    def _departed_at(self, uuid: str) -> int:
+        tt = self._gone.get(uuid)
+        if tt is None:
+            tt = self._gone_old.get(uuid, -1)
+        return tt
+
+    def apply(self, event: PresenceEvent) -> Roster:
+        """Fold one event into the roster and return the new snapshot.
+
+        Events of other channels, events older than the last one applied for their
+        uuid and events that change nothing return ``self``. Joins add (or refresh) a
+        member, leaves and timeouts remove it, state changes replace its state (adding
+        it if unknown), interval events apply their join/leave/timeout arrays.
+        """
+        if event.channel != self._channel:
+            return self
+        tt = event.timetoken
+        newest = tt >= self._timetoken
+        occupancy = event.occupancy if newest else self._occupancy
+        timetoken = tt if newest else self._timetoken
+        action = event.action
+        members = self._members
+        if action is _INTERVAL:
+            return self._apply_interval(event, occupancy, timetoken)
+        uuid: str = event.uuid  # type: ignore[assignment]
+        current = members.get(uuid)
+        if action is _JOIN or action is _STATE:
+            if current is None:
+                if tt < self._departed_at(uuid):
+                    return self._only_occupancy(occupancy, timetoken)
+                member = Member(uuid, event.state, event.timestamp, tt)
+            else:
+                if tt < current.timetoken:
+                    return self._only_occupancy(occupancy, timetoken)
+                state = current.state if event.state is None and action is _JOIN else event.state
+                if tt == current.timetoken and state == current.state:
+                    return self._only_occupancy(occupancy, timetoken)
+                member = Member(uuid, state, current.joined_at, tt)
+            return self._with(members.set(uuid, member), occupancy, timetoken)
+        # leave / timeout
+        if current is None or tt < current.timetoken:
+            return self._only_occupancy(occupancy, timetoken)
+        return self._with(members.delete(uuid), occupancy, timetoken, self._gone.set(uuid, tt))
+
+    def _only_occupancy(self, occupancy: int, timetoken: int) -> Roster:
+        if occupancy == self._occupancy and timetoken == self._timetoken:
+            return self
+        return self._with(self._members, occupancy, timetoken)
+
+    def _apply_interval(self, event: PresenceEvent, occupancy: int, timetoken: int) -> Roster:
+        tt = event.timetoken
+        timestamp = event.timestamp
+        changed = False
+        with self._members.mutate() as members, self._gone.mutate() as gone:
+            for uuid in event.join:
+                current = members.get(uuid)
+                if current is None:
+                    if tt >= self._departed_at(uuid):
+                        members.set(uuid, Member(uuid, None, timestamp, tt))
+                        changed = True
+                elif tt > current.timetoken:
+                    members.set(uuid, current._replace(timetoken=tt))
+                    changed = True
+            for uuid in (*event.leave, *event.timeout):
+                current = members.get(uuid)
+                if current is not None and tt >= current.timetoken:
+                    del members[uuid]
+                    gone.set(uuid, tt)
+                    changed = True
+            new_members = members.finish()
+            new_gone = gone.finish()
+        if not changed:
+            return self._only_occupancy(occupancy, timetoken)
+        return self._with(new_members, occupancy, timetoken, new_gone)
+
+    # -- snapshots ------------------------------------------------------------------
+
+    def diff(self, newer: Roster) -> RosterDiff:
+        """What changed from this snapshot to ``newer``."""
+        old, new = self._members, newer._members
+        if old is new:
+            return RosterDiff()
+        joined = tuple(m for u, m in new.items() if u not in old)
+        left = tuple(m for u, m in old.items() if u not in new)
+        updated = tuple(
+            m for u, m in new.items() if (o := old.get(u)) is not None and o.state != m.state
+        )
+        return RosterDiff(joined, left, updated)
+
+    def with_sync(
+        self,
+        members: Iterable[Member],
+        *,
+        occupancy: int,
+        timetoken: int,
+    ) -> Roster:
+        """A snapshot replaced by a here-now result, marked synced and not stale.
+
+        Members whose state is unchanged keep their ``joined_at``.
+        """
+        old = self._members
+        merged: dict[str, Member] = {}
+        for m in members:
+            prev = old.get(m.uuid)
+            if prev is not None and prev.state == m.state:
+                merged[m.uuid] = prev
+            elif prev is not None:
+                merged[m.uuid] = m._replace(joined_at=prev.joined_at)
+            else:
+                merged[m.uuid] = m
+        new = self._with(immutables.Map(merged), occupancy, max(timetoken, self._timetoken))
+        new._synced_at = timetoken
+        new._stale_since = None
+        return new
+
+    def with_stale(self, since: float | None) -> Roster:
+        """A copy marked stale since ``since`` (Unix seconds), or fresh with None."""
+        if since == self._stale_since:
+            return self
+        new = self._with(self._members, self._occupancy, self._timetoken)
+        new._stale_since = since
+        return new

@@ -1,0 +1,5 @@
+"""The ``rxpresence`` command line."""
+
+
+def main() -> int:
+    raise SystemExit("not yet")

@@ -1,0 +1,1 @@
+"""Presence operators for ``Observable.pipe``."""

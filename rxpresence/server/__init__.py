@@ -1,0 +1,1 @@
+"""A local PubNub-compatible presence server (see ``docs/server.md``)."""

@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures that run the local presence server."""
