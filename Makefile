@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py $(ARGS)
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 notebooks: $(STAMP)
 	$(PY) -m pytest tests/test_notebooks.py

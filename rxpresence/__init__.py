@@ -13,6 +13,7 @@ snapshots; the operators in :mod:`rxpresence.operators` compose the same pieces 
 """
 
 from ._event import Action, PresenceEvent, PresenceEventError
+from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Member, Roster, RosterDiff
 from ._streams import PresenceStreams
 
@@ -20,6 +21,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action",
+    "ConnectionStatus",
+    "ErrorReport",
     "Member",
     "PresenceEvent",
     "PresenceEventError",

@@ -28,6 +28,8 @@ _STATE = Action.STATE_CHANGE
 _INTERVAL = Action.INTERVAL
 _EMPTY_MAP: immutables.Map[str, Any] = immutables.Map()
 _TOMBSTONE_MIN = 1024
+_new_member = tuple.__new__  # skips NamedTuple's keyword handling on the hot path
+_new_roster = object.__new__
 
 
 class Member(NamedTuple):
@@ -68,6 +70,13 @@ class RosterDiff(NamedTuple):
         return diff_html(self)
 
 
+class _Meta(NamedTuple):
+    channel: str
+    gone_old: immutables.Map[str, int]
+    synced_at: int | None
+    stale_since: float | None
+
+
 class Roster:
     """An immutable snapshot of the members of one channel.
 
@@ -83,25 +92,15 @@ class Roster:
         stale_since: Unix seconds since which the connection is down, or None.
     """
 
-    __slots__ = (
-        "_channel",
-        "_members",
-        "_occupancy",
-        "_timetoken",
-        "_gone",
-        "_gone_old",
-        "_synced_at",
-        "_stale_since",
-    )
+    # Fields that change on almost every event get their own slot; the rest share one
+    # tuple, so a new snapshot costs five slot stores.
+    __slots__ = ("_members", "_occupancy", "_timetoken", "_gone", "_meta")
 
-    _channel: str
     _members: immutables.Map[str, Member]
     _occupancy: int
     _timetoken: int
     _gone: immutables.Map[str, int]
-    _gone_old: immutables.Map[str, int]
-    _synced_at: int | None
-    _stale_since: float | None
+    _meta: _Meta
 
     def __init__(
         self,
@@ -122,20 +121,17 @@ class Roster:
             built[m.uuid] = m
         if occupancy is not None and (type(occupancy) is not int or occupancy < 0):
             raise ValueError(f"occupancy must be an int >= 0, got {occupancy!r}")
-        self._channel = channel
         self._members = immutables.Map(built)
         self._occupancy = len(built) if occupancy is None else occupancy
         self._timetoken = timetoken
         self._gone = _EMPTY_MAP
-        self._gone_old = _EMPTY_MAP
-        self._synced_at = synced_at
-        self._stale_since = None
+        self._meta = _Meta(channel, _EMPTY_MAP, synced_at, None)
 
     # -- read-only view -------------------------------------------------------------
 
     @property
     def channel(self) -> str:
-        return self._channel
+        return self._meta.channel
 
     @property
     def members(self) -> Mapping[str, Member]:
@@ -151,16 +147,16 @@ class Roster:
 
     @property
     def synced_at(self) -> int | None:
-        return self._synced_at
+        return self._meta.synced_at
 
     @property
     def stale_since(self) -> float | None:
-        return self._stale_since
+        return self._meta.stale_since
 
     @property
     def stale(self) -> bool:
         """Whether the connection was down since this snapshot was last synced."""
-        return self._stale_since is not None
+        return self._meta.stale_since is not None
 
     @property
     def uuids(self) -> frozenset[str]:
@@ -187,7 +183,7 @@ class Roster:
         if not isinstance(other, Roster):
             return NotImplemented
         return (
-            self._channel == other._channel
+            self._meta.channel == other._meta.channel
             and self._occupancy == other._occupancy
             and self._members == other._members
         )
@@ -198,7 +194,7 @@ class Roster:
         shown = ", ".join(sorted(self._members.keys())[:8])
         more = "" if len(self._members) <= 8 else f", ... ({len(self._members)} in all)"
         stale = ", stale" if self.stale else ""
-        return f"Roster({self._channel!r}, occupancy={self._occupancy}, [{shown}{more}]{stale})"
+        return f"Roster({self.channel!r}, occupancy={self._occupancy}, [{shown}{more}]{stale})"
 
     def _repr_html_(self) -> str:
         from ._html import roster_html
@@ -214,29 +210,25 @@ class Roster:
         timetoken: int,
         gone: immutables.Map[str, int] | None = None,
     ) -> Roster:
-        new = object.__new__(Roster)
-        new._channel = self._channel
+        new = _new_roster(Roster)
         new._members = members
         new._occupancy = occupancy
         new._timetoken = timetoken
+        meta = self._meta
         if gone is None:
-            new._gone = self._gone
-            new._gone_old = self._gone_old
+            gone = self._gone
         elif len(gone) > _TOMBSTONE_MIN and len(gone) > len(members):
             # Two generations keep tombstones bounded without scanning for old ones.
-            new._gone = _EMPTY_MAP
-            new._gone_old = gone
-        else:
-            new._gone = gone
-            new._gone_old = self._gone_old
-        new._synced_at = self._synced_at
-        new._stale_since = self._stale_since
+            meta = meta._replace(gone_old=gone)
+            gone = _EMPTY_MAP
+        new._gone = gone
+        new._meta = meta
         return new
 
     def _departed_at(self, uuid: str) -> int:
         tt = self._gone.get(uuid)
         if tt is None:
-            tt = self._gone_old.get(uuid, -1)
+            tt = self._meta.gone_old.get(uuid, -1)
         return tt
 
     def apply(self, event: PresenceEvent) -> Roster:
@@ -247,35 +239,39 @@ class Roster:
         member, leaves and timeouts remove it, state changes replace its state (adding
         it if unknown), interval events apply their join/leave/timeout arrays.
         """
-        if event.channel != self._channel:
+        # One slice-and-unpack is cheaper than seven attribute lookups (hot path).
+        action, channel, uuid, occupancy, timestamp, tt, state = event[:7]
+        if channel != self._meta.channel:
             return self
-        tt = event.timetoken
-        newest = tt >= self._timetoken
-        occupancy = event.occupancy if newest else self._occupancy
-        timetoken = tt if newest else self._timetoken
-        action = event.action
-        members = self._members
+        if tt >= self._timetoken:
+            timetoken = tt
+        else:
+            occupancy = self._occupancy
+            timetoken = self._timetoken
         if action is _INTERVAL:
             return self._apply_interval(event, occupancy, timetoken)
-        uuid: str = event.uuid  # type: ignore[assignment]
-        current = members.get(uuid)
+        # Validated by PresenceEvent: every non-interval event names a uuid.
+        key: str = uuid  # type: ignore[assignment]
+        members = self._members
+        current = members.get(key)
         if action is _JOIN or action is _STATE:
             if current is None:
-                if tt < self._departed_at(uuid):
+                if tt < self._departed_at(key):
                     return self._only_occupancy(occupancy, timetoken)
-                member = Member(uuid, event.state, event.timestamp, tt)
+                member = _new_member(Member, (key, state, timestamp, tt))
             else:
-                if tt < current.timetoken:
+                if tt < current[3]:
                     return self._only_occupancy(occupancy, timetoken)
-                state = current.state if event.state is None and action is _JOIN else event.state
-                if tt == current.timetoken and state == current.state:
+                if state is None and action is _JOIN:
+                    state = current[1]
+                if tt == current[3] and state == current[1]:
                     return self._only_occupancy(occupancy, timetoken)
-                member = Member(uuid, state, current.joined_at, tt)
-            return self._with(members.set(uuid, member), occupancy, timetoken)
+                member = _new_member(Member, (key, state, current[2], tt))
+            return self._with(members.set(key, member), occupancy, timetoken)
         # leave / timeout
-        if current is None or tt < current.timetoken:
+        if current is None or tt < current[3]:
             return self._only_occupancy(occupancy, timetoken)
-        return self._with(members.delete(uuid), occupancy, timetoken, self._gone.set(uuid, tt))
+        return self._with(members.delete(key), occupancy, timetoken, self._gone.set(key, tt))
 
     def _only_occupancy(self, occupancy: int, timetoken: int) -> Roster:
         if occupancy == self._occupancy and timetoken == self._timetoken:
@@ -344,14 +340,13 @@ class Roster:
             else:
                 merged[m.uuid] = m
         new = self._with(immutables.Map(merged), occupancy, max(timetoken, self._timetoken))
-        new._synced_at = timetoken
-        new._stale_since = None
+        new._meta = new._meta._replace(synced_at=timetoken, stale_since=None)
         return new
 
     def with_stale(self, since: float | None) -> Roster:
         """A copy marked stale since ``since`` (Unix seconds), or fresh with None."""
-        if since == self._stale_since:
+        if since == self._meta.stale_since:
             return self
         new = self._with(self._members, self._occupancy, self._timetoken)
-        new._stale_since = since
+        new._meta = new._meta._replace(stale_since=since)
         return new

@@ -1,0 +1,103 @@
+"""Hot multicast observables that isolate their observers from each other.
+
+RxPY's ``Subject`` stops delivering a value at the first observer that raises, and
+does not serialise concurrent ``on_next`` calls. :class:`Fanout` calls every observer
+in turn, hands any exception to a report callback and carries on; the hub calls it
+only while holding its own lock, so deliveries never overlap. :class:`Latest` also
+remembers the last value and gives it to each new subscriber at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+
+__all__ = ["Fanout", "Latest"]
+
+_T = TypeVar("_T")
+
+Report = Callable[[str, BaseException, Any], None]
+
+
+class Fanout(Observable[_T], Generic[_T]):
+    """A hot observable whose observers cannot break each other.
+
+    Args:
+        lock: The lock the producer holds while calling ``on_next``; subscribing takes
+            it too, so a new observer starts cleanly between two values.
+        report: Called with ``("subscriber", exception, value)`` when an observer raises.
+    """
+
+    def __init__(self, lock: threading.RLock, report: Report) -> None:
+        super().__init__()
+        self._lock = lock
+        self._report = report
+        self._observers: tuple[abc.ObserverBase[_T], ...] = ()
+        self._done = False
+
+    @property
+    def has_observers(self) -> bool:
+        """Whether anyone is subscribed (cheap: checked on the hot path)."""
+        return bool(self._observers)
+
+    def _subscribe_core(
+        self,
+        observer: abc.ObserverBase[_T],
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        with self._lock:
+            if self._done:
+                observer.on_completed()
+                return Disposable()
+            self._on_subscribe(observer)
+            self._observers = (*self._observers, observer)
+
+        def remove() -> None:
+            with self._lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
+
+        return Disposable(remove)
+
+    def _on_subscribe(self, observer: abc.ObserverBase[_T]) -> None:
+        """Hook for subclasses: runs under the lock before the observer is added."""
+
+    def on_next(self, value: _T) -> None:
+        """Deliver ``value`` to every observer; call with the lock held."""
+        for observer in self._observers:
+            try:
+                observer.on_next(value)
+            except Exception as exc:  # noqa: BLE001 - isolate observers from each other
+                self._report("subscriber", exc, value)
+
+    def on_completed(self) -> None:
+        """Complete every observer and refuse new ones (they complete at once)."""
+        with self._lock:
+            observers, self._observers, self._done = self._observers, (), True
+        for observer in observers:
+            try:
+                observer.on_completed()
+            except Exception as exc:  # noqa: BLE001
+                self._report("subscriber", exc, None)
+
+
+class Latest(Fanout[_T], Generic[_T]):
+    """A :class:`Fanout` that gives each new subscriber the current value at once."""
+
+    def __init__(self, lock: threading.RLock, report: Report, value: _T) -> None:
+        super().__init__(lock, report)
+        self.value = value
+
+    def _on_subscribe(self, observer: abc.ObserverBase[_T]) -> None:
+        try:
+            observer.on_next(self.value)
+        except Exception as exc:  # noqa: BLE001
+            self._report("subscriber", exc, self.value)
+
+    def on_next(self, value: _T) -> None:
+        """Remember ``value`` and deliver it; call with the lock held."""
+        self.value = value
+        super().on_next(value)
