@@ -210,7 +210,7 @@ class PresenceEvent(_Fields):
         try:
             action = _ACTIONS[result.event]
         except (KeyError, TypeError, AttributeError):
-            raise _fail("action", f"one of {sorted(_ACTIONS)}", getattr(result, "event", None))
+            raise _fail("action", f"one of {sorted(_ACTIONS)}", getattr(result, "event", None)) from None
         uuid = result.uuid
         channel = result.channel
         occupancy = result.occupancy
@@ -221,12 +221,15 @@ class PresenceEvent(_Fields):
         if (
             state is None
             and type(uuid) is str
+            and uuid
             and type(channel) is str
             and channel
             and type(occupancy) is int
             and occupancy >= 0
             and type(timestamp) is int
+            and timestamp >= 0
             and type(timetoken) is int
+            and timetoken >= 0
             and result.join is None
             and result.leave is None
             and result.timeout is None
@@ -273,7 +276,9 @@ class PresenceEvent(_Fields):
             raise PresenceEventError("action is missing")
         if "channel" not in data:
             raise PresenceEventError("channel is missing")
-        state = data.get("state", data.get("data"))
+        state = data.get("state")
+        if state is None:
+            state = data.get("data")
         return cls(
             data["action"],
             data["channel"],

@@ -30,6 +30,9 @@ _EMPTY_MAP: immutables.Map[str, Any] = immutables.Map()
 _TOMBSTONE_MIN = 1024
 _new_member = tuple.__new__  # skips NamedTuple's keyword handling on the hot path
 _new_roster = object.__new__
+# The joined_at of the last member created: equal timestamps reuse one int object.
+# Shared by all rosters and threads; a lost race only means one unshared int.
+_last_timestamp: list[int] = [0]
 
 
 class Member(NamedTuple):
@@ -243,22 +246,53 @@ class Roster:
         action, channel, uuid, occupancy, timestamp, tt, state = event[:7]
         if channel != self._meta.channel:
             return self
-        if tt >= self._timetoken:
+        if action is _INTERVAL:
+            if tt >= self._timetoken:
+                return self._apply_interval(event, occupancy, tt)
+            return self._apply_interval(event, self._occupancy, self._timetoken)
+        # Validated by PresenceEvent: every non-interval event names a uuid.
+        return self._step(action, uuid, occupancy, timestamp, tt, state)  # type: ignore[arg-type]
+
+    def _step(
+        self,
+        action: Action,
+        uuid: str,
+        occupancy: int,
+        timestamp: int,
+        tt: int,
+        state: Mapping[str, Any] | None,
+        index: dict[str, Member] | None = None,
+    ) -> Roster:
+        """``apply`` for one validated non-interval event of this channel.
+
+        The hub calls this directly with fields it has already checked, so the common
+        event costs one Python frame; snapshots and members are built inline for the
+        same reason.
+
+        ``index``, if given, must be a plain dict equal to ``self.members``: lookups use
+        it instead of the trie, and it is updated in place to equal the returned
+        snapshot's members. The snapshots themselves stay immutable either way.
+        """
+        timetoken = self._timetoken
+        if tt >= timetoken:
             timetoken = tt
         else:
             occupancy = self._occupancy
-            timetoken = self._timetoken
-        if action is _INTERVAL:
-            return self._apply_interval(event, occupancy, timetoken)
-        # Validated by PresenceEvent: every non-interval event names a uuid.
-        key: str = uuid  # type: ignore[assignment]
         members = self._members
-        current = members.get(key)
+        current = members.get(uuid) if index is None else index.get(uuid)
         if action is _JOIN or action is _STATE:
             if current is None:
-                if tt < self._departed_at(key):
+                departed = self._gone.get(uuid)
+                if departed is None:
+                    departed = self._meta.gone_old.get(uuid, -1)
+                if tt < departed:
                     return self._only_occupancy(occupancy, timetoken)
-                member = _new_member(Member, (key, state, timestamp, tt))
+                # Members that join in the same second share one int for joined_at.
+                if timestamp == _last_timestamp[0]:
+                    timestamp = _last_timestamp[0]
+                else:
+                    _last_timestamp[0] = timestamp
+                member = _new_member(Member, (uuid, state, timestamp, tt))
             else:
                 if tt < current[3]:
                     return self._only_occupancy(occupancy, timetoken)
@@ -266,12 +300,27 @@ class Roster:
                     state = current[1]
                 if tt == current[3] and state == current[1]:
                     return self._only_occupancy(occupancy, timetoken)
-                member = _new_member(Member, (key, state, current[2], tt))
-            return self._with(members.set(key, member), occupancy, timetoken)
+                member = _new_member(Member, (uuid, state, current[2], tt))
+            if index is not None:
+                index[uuid] = member
+            new = _new_roster(Roster)
+            new._members = members.set(uuid, member)
+            new._occupancy = occupancy
+            new._timetoken = timetoken
+            new._gone = self._gone
+            new._meta = self._meta
+            return new
         # leave / timeout
-        if current is None or tt < current[3]:
+        if current is None:
+            if tt > self._departed_at(uuid):
+                # Remember it: a join older than this departure may still arrive.
+                return self._with(members, occupancy, timetoken, self._gone.set(uuid, tt))
             return self._only_occupancy(occupancy, timetoken)
-        return self._with(members.delete(key), occupancy, timetoken, self._gone.set(key, tt))
+        if tt < current[3]:
+            return self._only_occupancy(occupancy, timetoken)
+        if index is not None:
+            del index[uuid]
+        return self._with(members.delete(uuid), occupancy, timetoken, self._gone.set(uuid, tt))
 
     def _only_occupancy(self, occupancy: int, timetoken: int) -> Roster:
         if occupancy == self._occupancy and timetoken == self._timetoken:
@@ -281,7 +330,7 @@ class Roster:
     def _apply_interval(self, event: PresenceEvent, occupancy: int, timetoken: int) -> Roster:
         tt = event.timetoken
         timestamp = event.timestamp
-        changed = False
+        changed = tombstoned = False
         with self._members.mutate() as members, self._gone.mutate() as gone:
             for uuid in event.join:
                 current = members.get(uuid)
@@ -298,9 +347,14 @@ class Roster:
                     del members[uuid]
                     gone.set(uuid, tt)
                     changed = True
+                elif current is None and tt > self._departed_at(uuid):
+                    gone.set(uuid, tt)
+                    tombstoned = True
             new_members = members.finish()
             new_gone = gone.finish()
         if not changed:
+            if tombstoned:
+                return self._with(self._members, occupancy, timetoken, new_gone)
             return self._only_occupancy(occupancy, timetoken)
         return self._with(new_members, occupancy, timetoken, new_gone)
 

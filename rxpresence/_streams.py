@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from reactivex import Observable, abc
@@ -30,12 +30,12 @@ from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable
 from reactivex.scheduler import TimeoutScheduler
 
-from ._event import Action, PresenceEvent
+from ._event import Action, PresenceEvent, PresenceEventError
 from ._fanout import Fanout, Latest
 from ._listener import Listener
 from ._locked import LockedScheduler
 from ._reports import ConnectionStatus, ErrorReport
-from ._roster import Roster
+from ._roster import Member, Roster
 
 __all__ = ["PresenceStreams"]
 
@@ -43,21 +43,39 @@ log = logging.getLogger("rxpresence")
 
 
 class _Channel:
-    """The roster and occupancy streams of one channel (raw, or with one grace)."""
+    """The roster and occupancy streams of one channel (raw, or with one grace).
 
-    __slots__ = ("occupancy", "roster")
+    Raw channels also keep ``index``, a plain dict equal to the members of the roster
+    ``indexed``: the hub looks members up there (a dict probe) instead of in the
+    snapshot's trie. Whenever the current roster is not ``indexed`` the index is
+    rebuilt from it, so a stale index is never used.
+    """
+
+    __slots__ = ("index", "indexed", "occupancy", "roster")
 
     def __init__(self, lock: threading.RLock, report: Any, roster: Roster) -> None:
         self.roster: Latest[Roster] = Latest(lock, report, roster)
         self.occupancy: Latest[int] = Latest(lock, report, roster.occupancy)
+        self.index: dict[str, Member] = {}
+        self.indexed: Roster | None = None
+
+    def reindex(self, roster: Roster) -> dict[str, Member]:
+        """The index for ``roster``, rebuilt from its members (O(members))."""
+        self.index = index = dict(roster._members.items())
+        self.indexed = roster
+        return index
 
     def apply(self, event: PresenceEvent) -> None:
         old = self.roster.value
         new = old.apply(event)
         if new is not old:
-            self.roster.on_next(new)
-            if new.occupancy != old.occupancy:
-                self.occupancy.on_next(new.occupancy)
+            self.emit(old, new)
+
+    def emit(self, old: Roster, new: Roster) -> None:
+        """Publish ``new`` (the successor of ``old``) and its occupancy if it changed."""
+        self.roster.on_next(new)
+        if new._occupancy != old._occupancy:
+            self.occupancy.on_next(new._occupancy)
 
 
 def _grace_seconds(grace: float | timedelta) -> float:
@@ -67,9 +85,122 @@ def _grace_seconds(grace: float | timedelta) -> float:
     return float(seconds)
 
 
+def _reindex_named(index: dict[str, Member], new: Roster, event: PresenceEvent) -> None:
+    """Bring ``index`` up to ``new`` after ``event``: only the uuids it names changed."""
+    members = new._members
+    names = event.uuid and (event.uuid,) or (*event.join, *event.leave, *event.timeout)
+    for uuid in names:
+        member = members.get(uuid)
+        if member is None:
+            index.pop(uuid, None)
+        else:
+            index[uuid] = member
+
+
 def _view(source: Fanout[Any]) -> Observable[Any]:
     # Hand out a plain Observable so callers cannot push into the hub's fan-outs.
     return Observable(source._subscribe_core)
+
+
+# Actions the listener's fast path handles; anything else goes through from_sdk.
+_FAST_ACTIONS: dict[str, Action] = {
+    a.value: a for a in (Action.JOIN, Action.LEAVE, Action.TIMEOUT, Action.STATE_CHANGE)
+}
+_NO_UUIDS: tuple[str, ...] = ()
+_new_event = tuple.__new__
+
+
+class _HubListener(Listener):
+    """The hub's SDK listener: checks, folds and emits in one call per event.
+
+    A well-formed join, leave, timeout or state change from the SDK (the class already
+    asserts most field types) is checked here with the same rules as
+    :meth:`PresenceEvent.from_sdk` and folded straight into the channel's roster; the
+    :class:`PresenceEvent` record is only built when someone observes ``events``.
+    Everything else (interval events, unusual types, malformed events) takes the
+    general path: ``from_sdk`` then :meth:`PresenceStreams.push`, which validates,
+    reports and folds exactly as before.
+    """
+
+    def __init__(self, hub: PresenceStreams) -> None:
+        super().__init__(hub.push, hub._on_sdk_status, hub._report)
+        self._hub = hub
+
+    def presence(self, pubnub: Any, presence: Any) -> None:
+        try:
+            action = _FAST_ACTIONS[presence.event]
+            uuid = presence.uuid
+            channel = presence.channel
+            occupancy = presence.occupancy
+            timestamp = presence.timestamp
+            tt = presence.timetoken
+            state = presence.state
+            sub = presence.subscription
+            fast = (
+                type(uuid) is str
+                and uuid != ""
+                and type(channel) is str
+                and channel != ""
+                and type(occupancy) is int
+                and occupancy >= 0
+                and type(timestamp) is int
+                and timestamp >= 0
+                and type(tt) is int
+                and tt >= 0
+                and (sub is None or type(sub) is str)
+                and (state is None or type(state) is dict)
+                and presence.join is None
+                and presence.leave is None
+                and presence.timeout is None
+            )
+        except Exception:  # noqa: BLE001 - unknown action or not an SDK object
+            fast = False
+        if not fast:
+            Listener.presence(self, pubnub, presence)
+            return
+        if state is not None:
+            state = MappingProxyType(state.copy())
+        hub = self._hub
+        # acquire/release rather than ``with``: on CPython 3.11 the with-statement's
+        # bound __exit__ call costs about as much as the lock itself.
+        lock = hub._lock
+        lock.acquire()
+        try:
+            if hub._closed:
+                return
+            streams = hub._channels.get(channel)
+            if streams is None:
+                streams = hub._channel(channel)
+            latest = streams.roster
+            old = latest.value
+            index = streams.index if streams.indexed is old else streams.reindex(old)
+            new = old._step(action, uuid, occupancy, timestamp, tt, state, index)
+            if new is not old:
+                streams.indexed = latest.value = new
+                # Fanout.on_next inlined: this is the per-event hot path.
+                for gate, on_next in latest._sinks:
+                    if not gate.is_stopped:
+                        try:
+                            on_next(new)
+                        except Exception as exc:  # noqa: BLE001
+                            hub._report("subscriber", exc, new)
+                if new._occupancy != old._occupancy:
+                    streams.occupancy.on_next(new._occupancy)
+            events = hub._events
+            if events._observers:
+                events.on_next(
+                    _new_event(
+                        PresenceEvent,
+                        (
+                            action, channel, uuid, occupancy, timestamp, tt, state,
+                            sub, _NO_UUIDS, _NO_UUIDS, _NO_UUIDS, False, "live",
+                        ),
+                    )  # fmt: skip
+                )
+        except Exception as exc:  # noqa: BLE001 - must not reach the SDK's thread
+            self._safe_report("listener", exc, presence)
+        finally:
+            lock.release()
 
 
 class PresenceStreams:
@@ -119,7 +250,7 @@ class PresenceStreams:
         self.status: Observable[ConnectionStatus] = _view(self._status)
         self.errors: Observable[ErrorReport] = _view(self._errors)
 
-        self._listener = Listener(self.push, self._on_sdk_status, self._report)
+        self._listener: Listener = _HubListener(self)
         if pubnub is not None:
             pubnub.add_listener(self._listener)
 
@@ -137,22 +268,16 @@ class PresenceStreams:
             with self._lock:
                 if self._closed:
                     return
-                channel = self._channels.get(event[1])
-                if channel is None:
-                    channel = self._channel(event[1])
-                # _Channel.apply inlined: this is the per-event hot path.
-                latest = channel.roster
-                old = latest.value
+                streams = self._channels.get(event[1])
+                if streams is None:
+                    streams = self._channel(event[1])
+                old = streams.roster.value
                 new = old.apply(event)
                 if new is not old:
-                    latest.value = new
-                    for observer in latest._observers:
-                        try:
-                            observer.on_next(new)
-                        except Exception as exc:  # noqa: BLE001
-                            self._report("subscriber", exc, new)
-                    if new._occupancy != old._occupancy:
-                        channel.occupancy.on_next(new._occupancy)
+                    if streams.indexed is old:
+                        _reindex_named(streams.index, new, event)
+                        streams.indexed = new
+                    streams.emit(old, new)
                 if self._events._observers:
                     self._events.on_next(event)
         except Exception as exc:  # noqa: BLE001 - must not reach the SDK's thread

@@ -1,0 +1,393 @@
+"""``suppress_flicker``: hold departures for a grace period; a quick rejoin cancels both.
+
+All state lives in one :class:`_Suppressor` per subscription. Timers fire on the
+scheduler's threads while events arrive on the source's thread, so every method takes
+the suppressor's lock and emits while holding it: downstream sees one serialized,
+ordered stream, and a timer can never release a departure that a concurrent rejoin has
+just cancelled (nor the other way round). The lock is re-entrant so that a downstream
+observer may dispose its subscription from inside ``on_next``.
+
+Bookkeeping, per subscription:
+
+* ``_held``: (channel, uuid) -> the :class:`_Hold` that holds its departure. One hold is
+  one leave/timeout event, or the held part of one interval event (one timer for all of
+  its uuids, since they share a deadline).
+* ``_holds``: live holds in the order they were made (flushed in that order).
+* ``_held_on``: channel -> number of departures held; added to the occupancy of every
+  event emitted meanwhile, because PubNub's count already dropped them.
+* ``_newest``: channel -> (timetoken, occupancy) of the newest event seen: PubNub's
+  latest count. ``_emitted``: channel -> newest timetoken emitted downstream.
+* ``_known``: (channel, uuid) -> (state, timetoken) from joins and state changes, to tell
+  whether a rejoin changed the state and whether a departure is older than its join.
+* ``_swallowed``: (channel, uuid) -> timetoken of the rejoin that cancelled a hold, so the
+  same rejoin delivered again (channel and group subscriptions) is swallowed too.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
+from reactivex.scheduler import TimeoutScheduler
+
+from .._event import Action, PresenceEvent
+
+_JOIN = Action.JOIN
+_LEAVE = Action.LEAVE
+_TIMEOUT = Action.TIMEOUT
+_STATE = Action.STATE_CHANGE
+_INTERVAL = Action.INTERVAL
+
+_Key = tuple[str, str]
+
+
+def _grace_seconds(grace: float | timedelta) -> float:
+    """``grace`` as seconds, validated (a finite number >= 0, or a timedelta)."""
+    if isinstance(grace, timedelta):
+        seconds = grace.total_seconds()
+    elif isinstance(grace, int | float) and not isinstance(grace, bool):
+        seconds = float(grace)
+    else:
+        raise TypeError(f"grace must be seconds (a number) or a timedelta, got {grace!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"grace must be a finite duration >= 0, got {grace!r}")
+    return seconds
+
+
+def _held_actions(actions: Iterable[str]) -> frozenset[Action]:
+    """The departures to hold, validated: a subset of {"leave", "timeout"}."""
+    if isinstance(actions, str):  # a lone "leave" would otherwise iterate letters
+        actions = (actions,)
+    held: set[Action] = set()
+    for name in actions:
+        action = Action(name) if name in ("leave", "timeout") else None
+        if action is None:
+            raise ValueError(f'actions must name "leave" and/or "timeout", got {name!r}')
+        held.add(action)
+    return frozenset(held)
+
+
+class _Hold:
+    """Departures held together until one deadline."""
+
+    __slots__ = ("event", "pending", "timer")
+
+    def __init__(self, event: PresenceEvent, pending: dict[str, Action]) -> None:
+        self.event = event  # the leave/timeout, or the interval event they came in
+        self.pending = pending  # uuid -> LEAVE or TIMEOUT, still held
+        self.timer = SingleAssignmentDisposable()
+
+
+class _Suppressor:
+    def __init__(
+        self,
+        observer: abc.ObserverBase[PresenceEvent],
+        scheduler: abc.SchedulerBase,
+        grace: float,
+        actions: frozenset[Action],
+    ) -> None:
+        self._observer = observer
+        self._scheduler = scheduler
+        self._grace = grace
+        self._actions = actions
+        self._lock = threading.RLock()
+        self._done = False
+        self._disposed = False
+        self._held: dict[_Key, _Hold] = {}
+        self._holds: dict[_Hold, None] = {}
+        self._held_on: dict[str, int] = {}
+        self._newest: dict[str, tuple[int, int]] = {}
+        self._emitted: dict[str, int] = {}
+        self._known: dict[_Key, tuple[Mapping[str, Any] | None, int]] = {}
+        self._swallowed: dict[_Key, int] = {}
+
+    # -- observer side ----------------------------------------------------------------
+
+    def on_next(self, event: PresenceEvent) -> None:
+        with self._lock:
+            if self._done:
+                return
+            channel, tt = event.channel, event.timetoken
+            newest = self._newest.get(channel)
+            if newest is None or tt >= newest[0]:
+                self._newest[channel] = (tt, event.occupancy)
+            action = event.action
+            if action is _INTERVAL:
+                self._interval(event)
+            elif action is _JOIN:
+                self._join(event)
+            elif action is _STATE:
+                self._state_change(event)
+            else:
+                self._departure(event)
+
+    def on_error(self, error: Exception) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.dispose()
+            self._observer.on_error(error)
+
+    def on_completed(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            # Flush: the source is over, so no rejoin can come to cancel a held departure.
+            # An observer may dispose while being flushed to: that empties the holds.
+            while self._holds:
+                hold = next(iter(self._holds))
+                hold.timer.dispose()
+                self._release(hold)
+            if not self._disposed:
+                self._observer.on_completed()
+
+    def dispose(self) -> None:
+        with self._lock:
+            self._done = self._disposed = True
+            for hold in self._holds:
+                hold.timer.dispose()
+            self._holds.clear()
+            self._held.clear()
+            self._held_on.clear()
+            self._known.clear()
+            self._swallowed.clear()
+
+    # -- per action ---------------------------------------------------------------------
+
+    def _join(self, event: PresenceEvent) -> None:
+        key = (event.channel, event.uuid or "")
+        tt = event.timetoken
+        if self._swallowed.get(key) == tt:
+            return  # the rejoin we swallowed, delivered again by another subscription
+        hold = self._held.get(key)
+        if hold is not None and tt >= hold.event.timetoken:
+            # A flicker: the departure was never emitted, so the rejoin is not emitted
+            # either, unless it brought a new state.
+            self._cancel(key, hold)
+            self._swallowed[key] = tt
+            known = self._known.get(key)
+            state = known[0] if known is not None else None
+            if event.state is not None and event.state != state:
+                self._known[key] = (event.state, tt)
+                self._emit(event.replace(action=_STATE))
+            else:
+                self._known[key] = (state, tt)
+            return
+        self._swallowed.pop(key, None)
+        self._remember(key, event.state, tt, replace=False)
+        self._emit(event)
+
+    def _state_change(self, event: PresenceEvent) -> None:
+        key = (event.channel, event.uuid or "")
+        tt = event.timetoken
+        self._swallowed.pop(key, None)
+        hold = self._held.get(key)
+        if hold is not None and tt >= hold.event.timetoken:
+            # Newer than the departure: the uuid is back (a roster adds it on a state
+            # change), so the held departure must not be emitted after it.
+            self._cancel(key, hold)
+        self._remember(key, event.state, tt, replace=True)
+        self._emit(event)
+
+    def _departure(self, event: PresenceEvent) -> None:
+        key = (event.channel, event.uuid or "")
+        tt = event.timetoken
+        hold = self._held.get(key)
+        if event.action in self._actions:
+            if hold is not None:
+                return  # already held: a duplicate, or a second departure of the same uuid
+            if self._is_stale(key, tt):
+                self._emit(event)  # older than the uuid's last join: a roster ignores it
+                return
+            self._swallowed.pop(key, None)
+            self._hold(event, {key[1]: event.action})
+            return
+        if hold is not None and not self._is_stale(key, tt):
+            self._cancel(key, hold)  # a roster removes the uuid on this one: it supersedes
+        self._forget(key, tt)
+        self._emit(event)
+
+    def _interval(self, event: PresenceEvent) -> None:
+        if not event.has_deltas:
+            self._emit(event)
+            return
+        channel, tt = event.channel, event.timetoken
+        join: list[str] = []
+        for uuid in event.join:
+            key = (channel, uuid)
+            if self._swallowed.get(key) == tt:
+                continue
+            hold = self._held.get(key)
+            if hold is not None and tt >= hold.event.timetoken:
+                self._cancel(key, hold)
+                self._swallowed[key] = tt
+            else:
+                self._swallowed.pop(key, None)
+                join.append(uuid)
+            self._remember(key, None, tt, replace=False)
+        pending: dict[str, Action] = {}
+        passed: dict[Action, list[str]] = {_LEAVE: [], _TIMEOUT: []}
+        for action, uuids in ((_LEAVE, event.leave), (_TIMEOUT, event.timeout)):
+            for uuid in uuids:
+                key = (channel, uuid)
+                hold = self._held.get(key)
+                if action in self._actions:
+                    if hold is not None or uuid in pending:
+                        continue
+                    if self._is_stale(key, tt):
+                        passed[action].append(uuid)
+                    else:
+                        self._swallowed.pop(key, None)
+                        pending[uuid] = action
+                    continue
+                if hold is not None and not self._is_stale(key, tt):
+                    self._cancel(key, hold)
+                self._forget(key, tt)
+                passed[action].append(uuid)
+        if pending:
+            self._hold(event, pending)
+        leave, timeout = passed[_LEAVE], passed[_TIMEOUT]
+        if not (join or leave or timeout):
+            # Everything was held or swallowed. An interval event without arrays would
+            # read as "ask here-now", so nothing is emitted.
+            return
+        if (len(join), len(leave), len(timeout)) != (
+            len(event.join),
+            len(event.leave),
+            len(event.timeout),
+        ):
+            event = event.replace(join=join, leave=leave, timeout=timeout)
+        self._emit(event)
+
+    # -- holds ----------------------------------------------------------------------------
+
+    def _hold(self, event: PresenceEvent, pending: dict[str, Action]) -> None:
+        hold = _Hold(event, pending)
+        channel = event.channel
+        for uuid in pending:
+            self._held[(channel, uuid)] = hold
+        self._held_on[channel] = self._held_on.get(channel, 0) + len(pending)
+        self._holds[hold] = None
+
+        def expire(scheduler: abc.SchedulerBase, state: Any = None) -> None:
+            with self._lock:
+                if not self._done and hold in self._holds:
+                    self._release(hold)
+
+        hold.timer.disposable = self._scheduler.schedule_relative(self._grace, expire)
+
+    def _cancel(self, key: _Key, hold: _Hold) -> None:
+        """Drop one held departure; the hold ends when none of its uuids is left."""
+        del self._held[key]
+        del hold.pending[key[1]]
+        self._count(key[0], -1)
+        if not hold.pending:
+            del self._holds[hold]
+            hold.timer.dispose()
+
+    def _release(self, hold: _Hold) -> None:
+        """Emit what a hold still holds: its grace period is over."""
+        del self._holds[hold]
+        event = hold.event
+        channel = event.channel
+        pending = hold.pending
+        for uuid in pending:
+            key = (channel, uuid)
+            del self._held[key]
+            self._known.pop(key, None)
+            self._swallowed.pop(key, None)
+        self._count(channel, -len(pending))
+        # PubNub's latest count, plus the departures still held on the channel.
+        changes: dict[str, Any] = {
+            "occupancy": self._newest[channel][1] + self._held_on.get(channel, 0)
+        }
+        emitted = self._emitted.get(channel, -1)
+        if emitted > event.timetoken:
+            # Newer events went downstream meanwhile: a roster keeps the occupancy of its
+            # newest event, so the departure takes that timetoken for its count to apply.
+            changes["timetoken"] = emitted
+        if event.action is _INTERVAL:
+            changes["join"] = ()
+            changes["leave"] = [u for u, a in pending.items() if a is _LEAVE]
+            changes["timeout"] = [u for u, a in pending.items() if a is _TIMEOUT]
+        self._send(event.replace(**changes))
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _emit(self, event: PresenceEvent) -> None:
+        # PubNub's occupancy already dropped the held departures; downstream never saw them.
+        held = self._held_on.get(event.channel, 0)
+        if held:
+            event = event.replace(occupancy=event.occupancy + held)
+        self._send(event)
+
+    def _send(self, event: PresenceEvent) -> None:
+        if event.timetoken > self._emitted.get(event.channel, -1):
+            self._emitted[event.channel] = event.timetoken
+        self._observer.on_next(event)
+
+    def _count(self, channel: str, delta: int) -> None:
+        count = self._held_on.get(channel, 0) + delta
+        if count:
+            self._held_on[channel] = count
+        else:
+            self._held_on.pop(channel, None)
+
+    def _remember(
+        self, key: _Key, state: Mapping[str, Any] | None, tt: int, *, replace: bool
+    ) -> None:
+        # Mirrors Roster.apply: a join without state keeps the state already known.
+        known = self._known.get(key)
+        if known is not None:
+            if tt < known[1]:
+                return
+            if state is None and not replace:
+                state = known[0]
+        self._known[key] = (state, tt)
+
+    def _forget(self, key: _Key, tt: int) -> None:
+        # PubNub clears a uuid's state when it leaves or times out.
+        if not self._is_stale(key, tt):
+            self._known.pop(key, None)
+            self._swallowed.pop(key, None)
+
+    def _is_stale(self, key: _Key, tt: int) -> bool:
+        known = self._known.get(key)
+        return known is not None and tt < known[1]
+
+
+def suppress_flicker_(
+    grace: float | timedelta,
+    actions: Iterable[str] = ("timeout",),
+    scheduler: abc.SchedulerBase | None = None,
+) -> Callable[[Observable[PresenceEvent]], Observable[PresenceEvent]]:
+    seconds = _grace_seconds(grace)
+    held = _held_actions(actions)
+
+    def operator(source: Observable[PresenceEvent]) -> Observable[PresenceEvent]:
+        if seconds == 0 or not held:
+            return source
+
+        def subscribe(
+            observer: abc.ObserverBase[PresenceEvent],
+            scheduler_: abc.SchedulerBase | None = None,
+        ) -> abc.DisposableBase:
+            timers = scheduler or scheduler_ or TimeoutScheduler.singleton()
+            suppressor = _Suppressor(observer, timers, seconds, held)
+            subscription = source.subscribe(
+                suppressor.on_next,
+                suppressor.on_error,
+                suppressor.on_completed,
+                scheduler=scheduler_,
+            )
+            return CompositeDisposable(subscription, Disposable(suppressor.dispose))
+
+        return Observable(subscribe)
+
+    return operator

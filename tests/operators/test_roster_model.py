@@ -1,0 +1,169 @@
+"""Property: ``to_roster`` agrees with a small dict-based model of the roster rules.
+
+The model keeps uuid -> (state, timetoken of the last event applied) for members and
+uuid -> timetoken for departed uuids (tombstones, also for departures of uuids
+never seen); an event older than either is ignored. Sequences mix channels, interval arrays, duplicates (the same event again,
+as a group subscription delivers it) and out-of-order timetokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reactivex.subject import Subject
+
+from rxpresence import PresenceEvent, Roster
+from rxpresence.operators import expand_intervals, to_roster
+
+ROOM = "room"
+UUIDS = ["a", "b", "c", "d"]
+STATES: list[dict[str, Any] | None] = [None, {"s": 1}, {"s": 2}]
+
+
+class Model:
+    def __init__(self) -> None:
+        self.members: dict[str, tuple[Mapping[str, Any] | None, int]] = {}
+        self.gone: dict[str, int] = {}
+        self.occupancy = 0
+        self.timetoken = 0
+
+    def view(self) -> tuple[dict[str, Any], int]:
+        return {u: _plain(s) for u, (s, _) in self.members.items()}, self.occupancy
+
+    def apply(self, e: PresenceEvent) -> None:
+        if e.channel != ROOM:
+            return
+        tt = e.timetoken
+        if tt >= self.timetoken:
+            self.timetoken, self.occupancy = tt, e.occupancy
+        if e.action == "interval":
+            for u in e.join:
+                self._arrive(u, tt, None, keep_state=True)
+            for u in (*e.leave, *e.timeout):
+                self._depart(u, tt)
+        elif e.action in ("join", "state-change"):
+            self._arrive(e.uuid or "", tt, e.state, keep_state=e.action == "join")
+        else:
+            self._depart(e.uuid or "", tt)
+
+    def _arrive(self, u: str, tt: int, state: Any, *, keep_state: bool) -> None:
+        current = self.members.get(u)
+        if current is None:
+            if tt >= self.gone.get(u, -1):
+                self.members[u] = (state, tt)
+        elif tt >= current[1]:
+            self.members[u] = (current[0] if keep_state and state is None else state, tt)
+
+    def _depart(self, u: str, tt: int) -> None:
+        current = self.members.get(u)
+        if current is not None and tt >= current[1]:
+            del self.members[u]
+            self.gone[u] = tt
+        elif current is None:
+            # A departure of an unknown uuid still orders later events.
+            self.gone[u] = max(self.gone.get(u, -1), tt)
+
+
+def _plain(state: Mapping[str, Any] | None) -> Any:
+    return None if state is None else dict(state)
+
+
+def _view(roster: Roster) -> tuple[dict[str, Any], int]:
+    return {m.uuid: _plain(m.state) for m in roster}, roster.occupancy
+
+
+uuid_lists = st.lists(st.sampled_from(UUIDS), max_size=3, unique=True)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> PresenceEvent:
+    action = draw(st.sampled_from(["join", "leave", "timeout", "state-change", "interval"]))
+    channel = draw(st.sampled_from([ROOM, ROOM, ROOM, "lobby"]))
+    tt = draw(st.integers(1, 12))
+    occupancy = draw(st.integers(0, 4))
+    if action == "interval":
+        return PresenceEvent(
+            action,
+            channel,
+            None,
+            occupancy,
+            timetoken=tt,
+            join=draw(uuid_lists),
+            leave=draw(uuid_lists),
+            timeout=draw(uuid_lists),
+        )
+    state = draw(st.sampled_from(STATES)) if action in ("join", "state-change") else None
+    return PresenceEvent(action, channel, draw(st.sampled_from(UUIDS)), occupancy, 0, tt, state)
+
+
+@st.composite
+def sequences(draw: st.DrawFn) -> list[PresenceEvent]:
+    seq = draw(st.lists(events(), max_size=30))
+    # Re-deliver some events later, as an overlapping group subscription would.
+    for _ in range(draw(st.integers(0, 5))):
+        if not seq:
+            break
+        original = seq[draw(st.integers(0, len(seq) - 1))]
+        at = draw(st.integers(0, len(seq)))
+        seq.insert(at, original.replace(subscription="group"))
+    return seq
+
+
+@settings(max_examples=200, deadline=None)
+@given(sequences())
+def test_to_roster_matches_the_model(seq: list[PresenceEvent]) -> None:
+    source: Subject[PresenceEvent] = Subject()
+    emitted: list[Roster] = []
+    source.pipe(to_roster(ROOM)).subscribe(emitted.append)
+    model = Model()
+    reference = Roster(ROOM)
+    last = model.view()
+    for event in seq:
+        count = len(emitted)
+        source.on_next(event)
+        model.apply(event)
+        now = model.view()
+        # Emitted exactly when apply returns a new snapshot; and always on a real change.
+        new = reference.apply(event)
+        assert len(emitted) == count + (new is not reference), event
+        if now != last:
+            assert len(emitted) == count + 1, f"no emission on {event!r}"
+        if len(emitted) > count:
+            assert _view(emitted[-1]) == now
+        reference, last = new, now
+
+
+@settings(max_examples=150, deadline=None)
+@given(sequences())
+def test_roster_apply_matches_the_model_and_never_mutates(seq: list[PresenceEvent]) -> None:
+    model = Model()
+    roster = Roster(ROOM)
+    snapshots: list[tuple[Roster, tuple[dict[str, Any], int]]] = []
+    for event in seq:
+        roster = roster.apply(event)
+        model.apply(event)
+        snapshots.append((roster, _view(roster)))
+        assert {m.uuid: (_plain(m.state), m.timetoken) for m in roster} == {
+            u: (_plain(s), tt) for u, (s, tt) in model.members.items()
+        }
+        assert roster.occupancy == model.occupancy
+    for snapshot, seen in snapshots:
+        assert _view(snapshot) == seen
+
+
+@settings(max_examples=100, deadline=None)
+@given(sequences())
+def test_expanded_intervals_give_the_same_rosters(seq: list[PresenceEvent]) -> None:
+    source: Subject[PresenceEvent] = Subject()
+    direct: list[Roster] = []
+    expanded: list[Roster] = []
+    source.pipe(to_roster(ROOM)).subscribe(direct.append)
+    source.pipe(expand_intervals(), to_roster(ROOM)).subscribe(expanded.append)
+    for event in seq:
+        source.on_next(event)
+        final_direct = _view(direct[-1]) if direct else ({}, 0)
+        final_expanded = _view(expanded[-1]) if expanded else ({}, 0)
+        assert final_direct == final_expanded

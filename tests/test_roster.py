@@ -1,0 +1,223 @@
+"""Roster.apply, the pure reducer behind every roster, and the snapshot API."""
+
+from __future__ import annotations
+
+from functools import reduce
+from typing import Any
+
+import pytest
+
+from rxpresence import Member, PresenceEvent, Roster, RosterDiff
+
+ROOM = "room"
+
+
+def ev(
+    action: str,
+    uuid: str | None,
+    tt: int,
+    occupancy: int = 0,
+    *,
+    channel: str = ROOM,
+    state: dict[str, Any] | None = None,
+    subscription: str | None = None,
+    **arrays: list[str],
+) -> PresenceEvent:
+    return PresenceEvent(
+        action, channel, uuid, occupancy, tt // 10, tt, state, subscription, **arrays
+    )
+
+
+def fold(*events: PresenceEvent, start: Roster | None = None) -> Roster:
+    return reduce(Roster.apply, events, start or Roster(ROOM))
+
+
+def states(roster: Roster) -> dict[str, Any]:
+    return {m.uuid: None if m.state is None else dict(m.state) for m in roster}
+
+
+def test_join_adds_the_member_with_the_event_state() -> None:
+    roster = fold(ev("join", "a", 10, 1), ev("join", "b", 20, 2, state={"mood": "ok"}))
+    assert states(roster) == {"a": None, "b": {"mood": "ok"}}
+    assert roster["b"] == Member("b", {"mood": "ok"}, joined_at=2, timetoken=20)
+    assert roster.occupancy == 2
+    assert roster.timetoken == 20
+
+
+@pytest.mark.parametrize("departure", ["leave", "timeout"])
+def test_leave_and_timeout_remove_the_member(departure: str) -> None:
+    roster = fold(ev("join", "a", 10, 1), ev("join", "b", 20, 2), ev(departure, "a", 30, 1))
+    assert roster.uuids == {"b"}
+    assert "a" not in roster
+    assert roster.get("a") is None
+    assert roster.occupancy == 1
+
+
+def test_state_change_replaces_the_state() -> None:
+    roster = fold(
+        ev("join", "a", 10, 1, state={"mood": "ok", "extra": 1}),
+        ev("state-change", "a", 20, 1, state={"mood": "away"}),
+    )
+    assert states(roster) == {"a": {"mood": "away"}}
+    assert roster["a"].joined_at == 1  # still the join's
+
+
+def test_state_change_for_an_unknown_uuid_adds_it() -> None:
+    roster = fold(ev("state-change", "a", 10, 1, state={"mood": "ok"}))
+    assert states(roster) == {"a": {"mood": "ok"}}
+
+
+def test_join_without_state_keeps_the_known_state() -> None:
+    roster = fold(ev("join", "a", 10, 1, state={"mood": "ok"}), ev("join", "a", 20, 1))
+    assert states(roster) == {"a": {"mood": "ok"}}
+    assert roster["a"].timetoken == 20
+
+
+def test_interval_arrays_are_applied() -> None:
+    roster = fold(
+        ev("join", "a", 10, 1),
+        ev("join", "b", 20, 2),
+        ev("interval", None, 30, 3, join=["c", "d"], leave=["a"]),
+        ev("interval", None, 40, 2, timeout=["c"]),
+    )
+    assert roster.uuids == {"b", "d"}
+    assert roster["d"] == Member("d", None, joined_at=3, timetoken=30)
+    assert roster.occupancy == 2
+
+
+def test_interval_without_arrays_changes_occupancy_only() -> None:
+    before = fold(ev("join", "a", 10, 1))
+    after = before.apply(ev("interval", None, 20, 40))
+    assert after.members == before.members
+    assert after.occupancy == 40
+
+
+def test_a_second_join_never_duplicates() -> None:
+    roster = fold(ev("join", "a", 10, 1), ev("join", "a", 20, 1), ev("join", "a", 30, 2))
+    assert len(roster) == 1
+    assert list(roster) == [Member("a", None, joined_at=1, timetoken=30)]
+
+
+def test_events_of_other_channels_do_not_touch_the_roster() -> None:
+    roster = fold(ev("join", "a", 10, 1))
+    for event in (
+        ev("leave", "a", 20, 0, channel="lobby"),
+        ev("join", "b", 20, 5, channel="lobby"),
+        ev("interval", None, 20, 9, channel="lobby", timeout=["a"]),
+    ):
+        assert roster.apply(event) is roster
+
+
+def test_an_older_event_for_a_uuid_is_ignored() -> None:
+    roster = fold(ev("join", "a", 20, 1, state={"v": 2}))
+    assert roster.apply(ev("leave", "a", 10, 0)) is roster
+    assert roster.apply(ev("state-change", "a", 15, 1, state={"v": 1})) is roster
+    assert roster.apply(ev("interval", None, 15, 0, timeout=["a"])) is roster
+    gone = roster.apply(ev("timeout", "a", 30, 0))
+    assert gone.apply(ev("join", "a", 25, 1)) is gone
+    assert gone.apply(ev("state-change", "a", 25, 1, state={})) is gone
+    assert gone.apply(ev("interval", None, 25, 1, join=["a"])) is gone
+
+
+def test_an_older_event_does_not_take_over_the_occupancy() -> None:
+    roster = fold(ev("join", "a", 20, 1), ev("join", "b", 5, 7))  # b is new but late
+    assert roster.uuids == {"a", "b"}
+    assert roster.occupancy == 1
+    assert roster.timetoken == 20
+
+
+def test_an_exact_duplicate_is_applied_once() -> None:
+    join = ev("join", "a", 10, 1)
+    leave = ev("leave", "a", 20, 0)
+    once = fold(join)
+    assert once.apply(join.replace(subscription="group")) is once
+    left = once.apply(leave)
+    assert left.apply(leave.replace(subscription="group")) is left
+    assert left.apply(join) is left  # the join again, after the leave: older, ignored
+    interval = ev("interval", None, 30, 2, join=["b"], timeout=["c"])
+    after = left.apply(interval)
+    assert after.apply(interval.replace(subscription="group")) is after
+
+
+def test_apply_returns_self_when_nothing_changed() -> None:
+    roster = fold(ev("join", "a", 10, 1))
+    assert roster.apply(ev("join", "a", 10, 1)) is roster
+    # A departure of an unknown uuid is remembered (to order later events) only once.
+    remembered = roster.apply(ev("leave", "nobody", 10, 1))
+    assert remembered == roster
+    assert remembered.apply(ev("leave", "nobody", 10, 1)) is remembered
+
+
+def test_snapshots_are_never_mutated() -> None:
+    first = fold(ev("join", "a", 10, 1, state={"v": 1}))
+    members, occupancy, timetoken = dict(first.members), first.occupancy, first.timetoken
+    later = fold(
+        ev("state-change", "a", 20, 1, state={"v": 2}),
+        ev("join", "b", 30, 2),
+        ev("interval", None, 40, 1, join=["c"], timeout=["a", "b"]),
+        ev("timeout", "c", 50, 0),
+        start=first,
+    )
+    assert len(later) == 0
+    assert dict(first.members) == members
+    assert (first.occupancy, first.timetoken) == (occupancy, timetoken)
+    assert states(first) == {"a": {"v": 1}}
+
+
+def test_snapshot_state_is_read_only() -> None:
+    roster = fold(ev("join", "a", 10, 1, state={"v": 1}))
+    with pytest.raises(TypeError):
+        roster.members["b"] = Member("b")  # type: ignore[index]
+    with pytest.raises(TypeError):
+        roster["a"].state["v"] = 2  # type: ignore[index]
+
+
+def test_a_join_older_than_a_departure_of_an_unknown_uuid_is_ignored() -> None:
+    roster = fold(ev("leave", "a", 50, 0), ev("join", "a", 30, 1))
+    assert "a" not in roster
+
+
+# -- construction, diff and the rest of the snapshot API -------------------------------------
+
+
+def test_constructor() -> None:
+    roster = Roster(ROOM, [Member("a"), Member("b", {"s": 1})])
+    assert roster.channel == ROOM
+    assert roster.occupancy == 2
+    assert Roster(ROOM, {"a": Member("a")}, occupancy=5).occupancy == 5
+    with pytest.raises(ValueError, match="channel"):
+        Roster("")
+    with pytest.raises(TypeError, match="Member"):
+        Roster(ROOM, ["a"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="occupancy"):
+        Roster(ROOM, occupancy=-1)
+
+
+def test_equality_ignores_the_timetoken() -> None:
+    assert Roster(ROOM, [Member("a")], timetoken=5) == Roster(ROOM, [Member("a")])
+    assert Roster(ROOM, [Member("a")]) != Roster(ROOM, [Member("a")], occupancy=3)
+    assert Roster(ROOM) != Roster("lobby")
+
+
+def test_diff() -> None:
+    old = Roster(ROOM, [Member("a"), Member("b", {"s": 1}), Member("c")])
+    new = Roster(ROOM, [Member("a"), Member("b", {"s": 2}), Member("d")])
+    assert old.diff(new) == RosterDiff(
+        joined=(Member("d"),), left=(Member("c"),), updated=(Member("b", {"s": 2}),)
+    )
+    assert not old.diff(old)
+    assert not RosterDiff()
+
+
+def test_with_sync_and_with_stale() -> None:
+    roster = fold(ev("join", "a", 10, 1, state={"s": 1}), ev("join", "b", 20, 2))
+    synced = roster.with_sync(
+        [Member("a", {"s": 1}, 99, 99), Member("c")], occupancy=2, timetoken=25
+    )
+    assert synced.uuids == {"a", "c"}
+    assert synced["a"].joined_at == 1  # unchanged member keeps its join time
+    assert synced.synced_at == 25 and not synced.stale
+    stale = synced.with_stale(1234.5)
+    assert stale.stale and stale.stale_since == 1234.5
+    assert stale.with_stale(1234.5) is stale
+    assert not synced.stale
