@@ -6,6 +6,8 @@ from typing import Any
 
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
+from rxpresence import Member, PresenceEvent, Roster
+
 
 class FakePubNub:
     """The part of ``PubNub`` that ``PresenceStreams`` touches: listener management."""
@@ -57,3 +59,44 @@ def sdk_event(
         leave=leave,
         timeout=timeout,
     )
+
+
+# -- virtual-time builders: times are whole seconds, timetokens ``t * TT`` ----------------
+
+ROOM = "room"
+TT = 10_000_000  # timetoken units per second
+
+
+def ev(
+    action: str,
+    uuid: str | None,
+    t: int,
+    occupancy: int,
+    *,
+    channel: str = ROOM,
+    state: dict[str, Any] | None = None,
+    subscription: str | None = None,
+    **arrays: list[str],
+) -> PresenceEvent:
+    """A PresenceEvent at second ``t`` (timestamp ``t``, timetoken ``t * TT``)."""
+    return PresenceEvent(
+        action,
+        channel,
+        uuid,
+        occupancy,
+        timestamp=t,
+        timetoken=t * TT,
+        state=state,
+        subscription=subscription,
+        **arrays,  # type: ignore[arg-type]
+    )
+
+
+def member(uuid: str, joined: int, last: int | None = None, state: Any = None) -> Member:
+    """A Member that joined at second ``joined`` and was last updated at ``last``."""
+    return Member(uuid, state, joined, (joined if last is None else last) * TT)
+
+
+def roster(occupancy: int, *members: Member, channel: str = ROOM) -> Roster:
+    """A Roster of ``channel`` with these members and occupancy."""
+    return Roster(channel, members, occupancy=occupancy)

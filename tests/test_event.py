@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import sdk_event
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
 from rxpresence import Action, PresenceEvent, PresenceEventError
@@ -12,33 +13,9 @@ from rxpresence import Action, PresenceEvent, PresenceEventError
 TT = 17958410757589326
 
 
-def sdk(
-    event: str = "join",
-    uuid: str | None = "bob",
-    *,
-    channel: str = "room",
-    occupancy: int = 2,
-    timestamp: int = 1795841075,
-    timetoken: int = TT,
-    state: dict[str, Any] | None = None,
-    subscription: str | None = None,
-    join: list[str] | None = None,
-    leave: list[str] | None = None,
-    timeout: list[str] | None = None,
-) -> PNPresenceEventResult:
-    return PNPresenceEventResult(
-        event=event,
-        uuid=uuid,
-        timestamp=timestamp,
-        occupancy=occupancy,
-        subscription=subscription,
-        channel=channel,
-        timetoken=timetoken,
-        state=state,
-        join=join,
-        leave=leave,
-        timeout=timeout,
-    )
+def sdk(event: str = "join", uuid: str | None = "bob", **fields: Any) -> PNPresenceEventResult:
+    defaults: dict[str, Any] = {"occupancy": 2, "timestamp": 1795841075, "timetoken": TT}
+    return sdk_event(event, uuid, **{**defaults, **fields})
 
 
 # -- dicts --------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Property: ``to_roster`` agrees with a small dict-based model of the roster rules.
 
 The model keeps uuid -> (state, timetoken of the last event applied) for members and
-uuid -> timetoken for departed uuids (tombstones, also for departures of uuids
-never seen); an event older than either is ignored. Sequences mix channels, interval arrays, duplicates (the same event again,
-as a group subscription delivers it) and out-of-order timetokens.
+uuid -> timetoken for departed uuids (tombstones, also for departures of uuids never
+seen); an event older than either is ignored. Sequences mix channels, interval arrays,
+duplicates (the same event again, as a group subscription delivers it) and
+out-of-order timetokens.
 """
 
 from __future__ import annotations

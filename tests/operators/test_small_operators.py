@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import ROOM, ev
 from reactivex import Observable
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
@@ -22,33 +23,6 @@ on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
 on_error = ReactiveTest.on_error
 subscribe = ReactiveTest.subscribe
-
-ROOM = "room"
-TT = 10_000_000
-
-
-def ev(
-    action: str,
-    uuid: str | None,
-    t: int,
-    occupancy: int,
-    *,
-    channel: str = ROOM,
-    state: dict[str, Any] | None = None,
-    subscription: str | None = None,
-    **arrays: list[str],
-) -> PresenceEvent:
-    return PresenceEvent(
-        action,
-        channel,
-        uuid,
-        occupancy,
-        timestamp=t,
-        timetoken=t * TT,
-        state=state,
-        subscription=subscription,
-        **arrays,
-    )
 
 
 def run(*messages: Recorded[Any], operators: tuple[Any, ...]) -> list[Recorded[Any]]:

@@ -5,53 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import ROOM, TT, ev, member, roster
 from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
 
-from rxpresence import Member, PresenceEvent, Roster
+from rxpresence import Member, Roster
 from rxpresence.operators import to_roster
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
 on_error = ReactiveTest.on_error
 subscribe = ReactiveTest.subscribe
-
-ROOM = "room"
-TT = 10_000_000
-
-
-def ev(
-    action: str,
-    uuid: str | None,
-    t: int,
-    occupancy: int,
-    *,
-    channel: str = ROOM,
-    state: dict[str, Any] | None = None,
-    subscription: str | None = None,
-    **arrays: list[str],
-) -> PresenceEvent:
-    return PresenceEvent(
-        action,
-        channel,
-        uuid,
-        occupancy,
-        timestamp=t,
-        timetoken=t * TT,
-        state=state,
-        subscription=subscription,
-        **arrays,
-    )
-
-
-def member(uuid: str, joined: int, last: int | None = None, state: Any = None) -> Member:
-    return Member(uuid, state, joined, (joined if last is None else last) * TT)
-
-
-def roster(occupancy: int, *members: Member, channel: str = ROOM) -> Roster:
-    return Roster(channel, members, occupancy=occupancy)
 
 
 def run(*messages: Recorded[Any], operator: Any = None) -> list[Recorded[Any]]:
