@@ -1,0 +1,141 @@
+"""The live view, rendered into strings at several terminal sizes."""
+
+from __future__ import annotations
+
+import io
+import re
+from types import MappingProxyType
+
+import pytest
+from rich.console import Console
+
+from rxpresence._console._model import (
+    ChannelView,
+    LogEntry,
+    MemberView,
+    ViewHeader,
+    ViewState,
+)
+from rxpresence._console._view import layout_for, render_view, since_text
+
+NOW = 1_700_000_100.0
+
+
+def members(n: int, prefix: str = "fan-") -> tuple[MemberView, ...]:
+    return tuple(MemberView(f"{prefix}{i:02d}", None, int(NOW) - 60 - i) for i in range(n))
+
+
+def view_state(channels: tuple[ChannelView, ...] | None = None, grace: float = 5) -> ViewState:
+    lobby = ChannelView(
+        "lobby",
+        members=(
+            MemberView(
+                "alice", MappingProxyType({"status": "away", "typing": True}), int(NOW) - 42
+            ),
+            MemberView("fran", None, int(NOW) - 300, held=True),
+        ),
+        occupancy=1,
+        smoothed=2,
+        rate=1.5,
+        events=12,
+        flickers=1,
+    )
+    stadium = ChannelView(
+        "stadium", members=members(40), occupancy=41, smoothed=41, interval_mode=True
+    )
+    log = (
+        LogEntry(NOW - 3, "lobby", "join", "alice", 2, "status=away"),
+        LogEntry(NOW - 2, "lobby", "leave", "bob", 1, "left"),
+        LogEntry(NOW - 1, "lobby", "timeout", "fran", 1, "no heartbeat: timed out"),
+        LogEntry(NOW, "", "status", "", None, "connected"),
+    )
+    return ViewState(
+        header=ViewHeader("rxpresence demo", "local server 127.0.0.1:8090", ("seed 1",), 30),
+        now=NOW,
+        elapsed=12.4,
+        connection="connected",
+        connected=True,
+        grace=grace,
+        channels=(lobby, stadium) if channels is None else channels,
+        log=log,
+        counts={"join": 30, "leave": 4, "timeout": 2, "state-change": 5, "interval": 3},
+        flickers=1,
+    )
+
+
+def render(state: ViewState, width: int, height: int) -> str:
+    console = Console(
+        file=io.StringIO(), width=width, height=height, record=True, color_system=None
+    )
+    console.print(render_view(state, width, height))
+    return console.export_text()
+
+
+def test_the_view_shows_rosters_occupancies_log_and_totals() -> None:
+    text = render(view_state(), 120, 40)
+    lines = text.splitlines()
+    assert lines[0].startswith("rxpresence demo · local server 127.0.0.1:8090 · seed 1 · 12/30 s")
+    assert "● connected · grace 5 s" in lines[0]
+    assert "lobby" in text and "stadium interval" in text
+    assert "occupancy: PubNub 1 │ smoothed 2" in text
+    assert "status=away typing" in text  # wide panels show keys
+    assert "42s" in text
+    assert "timed out, in grace" in text and "held" in text
+    assert "1.5 ev/s · 1 flicker hidden" in text
+    assert "+" in text and "more" in text  # the stadium does not fit
+    for action in ("join", "leave", "timeout", "status"):
+        assert action in text
+    assert "no heartbeat: timed out" in text
+    assert lines[-1].startswith(
+        "44 events: join 30 · leave 4 · timeout 2 · state 5 · interval 3 │ 1 flicker hidden"
+    )
+    assert "Ctrl-C to stop" in lines[-1]
+
+
+def test_narrow_panels_are_compact() -> None:
+    text = render(view_state(), 60, 24)
+    assert "PubNub 1 │ smoothed 2" in text
+    assert re.search(r"│alice +away typ", text)  # values only, no "status="
+    assert "1.5/s · 1 flicker" in text
+
+
+def test_without_grace_one_occupancy_is_shown() -> None:
+    text = render(view_state(grace=0), 120, 30)
+    assert "occupancy 1" in text
+    assert "smoothed" not in text and "flicker" not in text
+
+
+def test_no_channel_yet() -> None:
+    text = render(view_state(channels=()), 80, 24)
+    assert "waiting for presence events" in text
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (100, 30), (160, 45), (60, 15), (200, 60)])
+def test_the_view_fits_the_terminal(width: int, height: int) -> None:
+    channels = tuple(
+        ChannelView(f"room-{i}", members=members(30, f"u{i}-"), occupancy=30, smoothed=30)
+        for i in range(5)
+    )
+    text = render(view_state(channels=channels), width, height)
+    lines = text.splitlines()
+    assert len(lines) <= height - 1
+    assert max(len(line) for line in lines) <= width
+    if width // 26 < 5:
+        assert "more channels not shown" in lines[-1] or len(lines) <= height - 1
+
+
+def test_layout() -> None:
+    three = layout_for(3, 80, 24)
+    assert (three.columns, three.panel_rows) == (3, 1)
+    assert three.member_rows >= 8
+    five = layout_for(5, 80, 24)
+    assert five.columns == 3 and five.panel_rows in (1, 2)
+    assert layout_for(0, 80, 24).panel_rows == 0
+
+
+def test_since_text() -> None:
+    assert since_text(NOW, 0) == ""
+    assert since_text(NOW, int(NOW) - 5) == "5s"
+    assert since_text(NOW, int(NOW) - 185) == "3m05s"
+    assert since_text(NOW, int(NOW) - 7380) == "2h03m"
+    assert since_text(NOW, int(NOW) + 10) == "0s"  # clock skew
