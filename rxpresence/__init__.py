@@ -13,9 +13,13 @@ snapshots; the operators in :mod:`rxpresence.operators` compose the same pieces 
 """
 
 from ._event import Action, PresenceEvent, PresenceEventError
+from ._guardrails import PresenceConfigWarning
+from ._herenow import FakeHereNow, HereNowPage, HereNowRequest, HereNowSource
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Member, Roster, RosterDiff
 from ._streams import PresenceStreams
+from ._sync import ResyncSettings
+from ._users import User, UserDiff, UserRoster
 
 __version__ = "0.1.0"
 
@@ -23,11 +27,20 @@ __all__ = [
     "Action",
     "ConnectionStatus",
     "ErrorReport",
+    "FakeHereNow",
+    "HereNowPage",
+    "HereNowRequest",
+    "HereNowSource",
     "Member",
+    "PresenceConfigWarning",
     "PresenceEvent",
     "PresenceEventError",
     "PresenceStreams",
+    "ResyncSettings",
     "Roster",
     "RosterDiff",
+    "User",
+    "UserDiff",
+    "UserRoster",
     "__version__",
 ]

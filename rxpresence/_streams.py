@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -32,10 +33,14 @@ from reactivex.scheduler import TimeoutScheduler
 
 from ._event import Action, PresenceEvent, PresenceEventError
 from ._fanout import Fanout, Latest
+from ._guardrails import warn_about_config
+from ._herenow import HereNowSource, here_now_source, send_leave
 from ._listener import Listener
 from ._locked import LockedScheduler
 from ._reports import ConnectionStatus, ErrorReport
-from ._roster import Member, Roster
+from ._roster import Roster
+from ._sync import ResyncSettings, SyncManager
+from ._users import UserKey, UserRoster, to_users
 
 __all__ = ["PresenceStreams"]
 
@@ -43,27 +48,13 @@ log = logging.getLogger("rxpresence")
 
 
 class _Channel:
-    """The roster and occupancy streams of one channel (raw, or with one grace).
+    """The roster and occupancy streams of one channel (raw, or with one grace)."""
 
-    Raw channels also keep ``index``, a plain dict equal to the members of the roster
-    ``indexed``: the hub looks members up there (a dict probe) instead of in the
-    snapshot's trie. Whenever the current roster is not ``indexed`` the index is
-    rebuilt from it, so a stale index is never used.
-    """
-
-    __slots__ = ("index", "indexed", "occupancy", "roster")
+    __slots__ = ("occupancy", "roster")
 
     def __init__(self, lock: threading.RLock, report: Any, roster: Roster) -> None:
         self.roster: Latest[Roster] = Latest(lock, report, roster)
         self.occupancy: Latest[int] = Latest(lock, report, roster.occupancy)
-        self.index: dict[str, Member] = {}
-        self.indexed: Roster | None = None
-
-    def reindex(self, roster: Roster) -> dict[str, Member]:
-        """The index for ``roster``, rebuilt from its members (O(members))."""
-        self.index = index = dict(roster._members.items())
-        self.indexed = roster
-        return index
 
     def apply(self, event: PresenceEvent) -> None:
         old = self.roster.value
@@ -85,28 +76,18 @@ def _grace_seconds(grace: float | timedelta) -> float:
     return float(seconds)
 
 
-def _reindex_named(index: dict[str, Member], new: Roster, event: PresenceEvent) -> None:
-    """Bring ``index`` up to ``new`` after ``event``: only the uuids it names changed."""
-    members = new._members
-    names = event.uuid and (event.uuid,) or (*event.join, *event.leave, *event.timeout)
-    for uuid in names:
-        member = members.get(uuid)
-        if member is None:
-            index.pop(uuid, None)
-        else:
-            index[uuid] = member
-
-
 def _view(source: Fanout[Any]) -> Observable[Any]:
     # Hand out a plain Observable so callers cannot push into the hub's fan-outs.
     return Observable(source._subscribe_core)
 
 
-# Actions the listener's fast path handles; anything else goes through from_sdk.
-_FAST_ACTIONS: dict[str, Action] = {
-    a.value: a for a in (Action.JOIN, Action.LEAVE, Action.TIMEOUT, Action.STATE_CHANGE)
-}
+_JOIN = Action.JOIN
+_LEAVE = Action.LEAVE
+_TIMEOUT = Action.TIMEOUT
+_STATE_CHANGE = Action.STATE_CHANGE
 _NO_UUIDS: tuple[str, ...] = ()
+# The last five fields of a live event from the SDK: no arrays, no refresh flag, "live".
+_LIVE_TAIL = (_NO_UUIDS, _NO_UUIDS, _NO_UUIDS, False, "live")
 _new_event = tuple.__new__
 
 
@@ -128,7 +109,19 @@ class _HubListener(Listener):
 
     def presence(self, pubnub: Any, presence: Any) -> None:
         try:
-            action = _FAST_ACTIONS[presence.event]
+            # Compared, not looked up: the SDK's strings are fresh, so a dict lookup
+            # would hash each one first.
+            kind = presence.event
+            if kind == "join":
+                action = _JOIN
+            elif kind == "leave":
+                action = _LEAVE
+            elif kind == "timeout":
+                action = _TIMEOUT
+            elif kind == "state-change":
+                action = _STATE_CHANGE
+            else:
+                kind = None  # anything else takes the general path
             uuid = presence.uuid
             channel = presence.channel
             occupancy = presence.occupancy
@@ -137,15 +130,16 @@ class _HubListener(Listener):
             state = presence.state
             sub = presence.subscription
             fast = (
-                type(uuid) is str
-                and uuid != ""
+                kind is not None
+                and type(uuid) is str
                 and type(channel) is str
-                and channel != ""
                 and type(occupancy) is int
-                and occupancy >= 0
                 and type(timestamp) is int
-                and timestamp >= 0
                 and type(tt) is int
+                and uuid  # non-empty
+                and channel
+                and occupancy >= 0
+                and timestamp >= 0
                 and tt >= 0
                 and (sub is None or type(sub) is str)
                 and (state is None or type(state) is dict)
@@ -153,7 +147,7 @@ class _HubListener(Listener):
                 and presence.leave is None
                 and presence.timeout is None
             )
-        except Exception:  # noqa: BLE001 - unknown action or not an SDK object
+        except Exception:  # not an SDK object: the general path reports it
             fast = False
         if not fast:
             Listener.presence(self, pubnub, presence)
@@ -168,15 +162,20 @@ class _HubListener(Listener):
         try:
             if hub._closed:
                 return
-            streams = hub._channels.get(channel)
-            if streams is None:
-                streams = hub._channel(channel)
+            # Most events are for the channel of the previous one: compare, don't hash.
+            last = hub._last_channel
+            streams: _Channel
+            if channel == last[0]:
+                streams = last[1]
+            else:
+                found = hub._channels.get(channel)
+                streams = hub._channel(channel) if found is None else found
+                hub._last_channel = (channel, streams)
             latest = streams.roster
             old = latest.value
-            index = streams.index if streams.indexed is old else streams.reindex(old)
-            new = old._step(action, uuid, occupancy, timestamp, tt, state, index)
+            new = old._step(action, uuid, occupancy, timestamp, tt, state)
             if new is not old:
-                streams.indexed = latest.value = new
+                latest.value = new
                 # Fanout.on_next inlined: this is the per-event hot path.
                 for gate, on_next in latest._sinks:
                     if not gate.is_stopped:
@@ -185,18 +184,24 @@ class _HubListener(Listener):
                         except Exception as exc:  # noqa: BLE001
                             hub._report("subscriber", exc, new)
                 if new._occupancy != old._occupancy:
-                    streams.occupancy.on_next(new._occupancy)
+                    count = streams.occupancy
+                    count.value = new._occupancy
+                    if count._sinks:
+                        count.on_next(new._occupancy)
             events = hub._events
             if events._observers:
                 events.on_next(
                     _new_event(
                         PresenceEvent,
-                        (
-                            action, channel, uuid, occupancy, timestamp, tt, state,
-                            sub, _NO_UUIDS, _NO_UUIDS, _NO_UUIDS, False, "live",
-                        ),
-                    )  # fmt: skip
+                        (action, channel, uuid, occupancy, timestamp, tt, state, sub)
+                        + _LIVE_TAIL,
+                    )
                 )
+            # Resync triggers (None without a here-now source). Only a count that
+            # disagrees with the roster, or an alert (outage, drift streak), needs a look.
+            watch = hub._watch
+            if watch is not None and (hub._sync_alert or new._occupancy != len(new._members)):
+                watch(channel, new, None)
         except Exception as exc:  # noqa: BLE001 - must not reach the SDK's thread
             self._safe_report("listener", exc, presence)
         finally:
@@ -209,8 +214,17 @@ class PresenceStreams:
     Args:
         pubnub: A ``PubNub`` or ``PubNubAsyncio`` instance, or None for a detached hub
             fed with :meth:`push` (replays, simulations, tests).
-        scheduler: Scheduler for time-based work (flicker grace timers); defaults to
-            RxPY's ``TimeoutScheduler``. Pass a ``TestScheduler`` for virtual time.
+        scheduler: Scheduler for time-based work (flicker grace timers, here-now
+            retries); defaults to RxPY's ``TimeoutScheduler``. Pass a ``TestScheduler``
+            for virtual time.
+        here_now: Where roster snapshots come from: ``"auto"`` (the default) uses the
+            client's own here-now (threaded or asyncio), None disables snapshots, or
+            pass a :class:`HereNowSource`. With a source, each roster is bootstrapped
+            when first requested and resynced after outages (see ``docs/resync.md``).
+        resync: When and how to resync; :class:`ResyncSettings` defaults if None.
+        leave_on_close: On :meth:`close`, send a presence leave for the client's uuid
+            on the channels it is subscribed to and the channels whose roster lists it
+            (the asyncio client sends none itself unless presence heartbeats are on).
 
     Attributes:
         events: Every presence event, in delivery order.
@@ -220,7 +234,11 @@ class PresenceStreams:
         state_changes: State-change events.
         intervals: Interval events (with their join/leave/timeout arrays).
         status: :class:`ConnectionStatus` values from the SDK.
-        errors: :class:`ErrorReport` values: malformed events, observers that raised.
+        errors: :class:`ErrorReport` values: malformed events, observers that raised,
+            failed here-now calls.
+
+    The client's configuration is checked once: settings that make presence unreliable
+    are reported as a :class:`PresenceConfigWarning` naming the fix.
 
     Use it as a context manager, or call :meth:`close`, to remove the listener.
 
@@ -229,12 +247,25 @@ class PresenceStreams:
         ...     presence.roster("lobby", grace=10).subscribe(print)
     """
 
-    def __init__(self, pubnub: Any, *, scheduler: abc.SchedulerBase | None = None) -> None:
+    def __init__(
+        self,
+        pubnub: Any,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+        here_now: HereNowSource | str | None = "auto",
+        resync: ResyncSettings | None = None,
+        leave_on_close: bool = False,
+    ) -> None:
+        if resync is not None and not isinstance(resync, ResyncSettings):
+            raise TypeError(f"resync must be ResyncSettings or None, got {resync!r}")
+        source = here_now_source(pubnub, here_now)
         self._pubnub = pubnub
         self._lock = threading.RLock()
         self._scheduler = LockedScheduler(scheduler or TimeoutScheduler.singleton(), self._lock)
         self._closed = False
         self._channels: dict[str, _Channel] = {}
+        # (name, streams) of the last channel an event came for ("" never matches).
+        self._last_channel: tuple[str, Any] = ("", None)
         self._graced: dict[tuple[str, float], _Channel] = {}
         self._feeds = CompositeDisposable()
         self._events: Fanout[PresenceEvent] = Fanout(self._lock, self._report)
@@ -249,6 +280,14 @@ class PresenceStreams:
         self.intervals = self._of(Action.INTERVAL)
         self.status: Observable[ConnectionStatus] = _view(self._status)
         self.errors: Observable[ErrorReport] = _view(self._errors)
+
+        self._leave_on_close = bool(leave_on_close)
+        self._leave_task: Any = None
+        self._sync_alert = False  # set by the SyncManager: look at every live event
+        self._sync = SyncManager(self, source, resync or ResyncSettings())
+        self._watch = self._sync.watch if source is not None else None
+        if pubnub is not None:
+            warn_about_config(pubnub, stacklevel=2)
 
         self._listener: Listener = _HubListener(self)
         if pubnub is not None:
@@ -274,24 +313,27 @@ class PresenceStreams:
                 old = streams.roster.value
                 new = old.apply(event)
                 if new is not old:
-                    if streams.indexed is old:
-                        _reindex_named(streams.index, new, event)
-                        streams.indexed = new
                     streams.emit(old, new)
                 if self._events._observers:
                     self._events.on_next(event)
+                watch = self._watch
+                if watch is not None:
+                    watch(event[1], new, event)
         except Exception as exc:  # noqa: BLE001 - must not reach the SDK's thread
             self._report("listener", exc, event)
 
     def _on_sdk_status(self, status: Any) -> None:
         with self._lock:
             if not self._closed:
-                self._status.on_next(ConnectionStatus.from_sdk(status))
+                record = ConnectionStatus.from_sdk(status)
+                self._status.on_next(record)
+                self._sync.on_status(record)
 
     # -- rosters ------------------------------------------------------------------
 
     def _channel(self, name: str) -> _Channel:
         channel = self._channels[name] = _Channel(self._lock, self._report, Roster(name))
+        self._sync.on_new_channel(name, channel)
         return channel
 
     def _graced_channel(self, name: str, grace: float | timedelta) -> _Channel:
@@ -326,7 +368,9 @@ class PresenceStreams:
             grace: Seconds (or a timedelta) to hold timeouts before removing a member;
                 a rejoin within the window is never shown. None or 0: no suppression.
         """
-        return _view(self._streams_of(channel, grace).roster)
+        streams = self._streams_of(channel, grace)
+        self._track(channel, uuids=True)
+        return _view(streams.roster)
 
     def occupancy(self, channel: str, *, grace: float | timedelta | None = None) -> Observable[int]:
         """The occupancy of ``channel``: the current count at once, then each change.
@@ -335,13 +379,71 @@ class PresenceStreams:
             channel: The channel (without ``-pnpres``).
             grace: As for :meth:`roster`.
         """
-        return _view(self._streams_of(channel, grace).occupancy)
+        streams = self._streams_of(channel, grace)
+        self._track(channel, uuids=False)
+        return _view(streams.occupancy)
 
     def current(self, channel: str) -> Roster:
         """The latest roster snapshot of ``channel`` (empty if nothing was seen)."""
         with self._lock:
             found = self._channels.get(channel)
             return found.roster.value if found is not None else Roster(channel)
+
+    # -- snapshots, many channels, users -------------------------------------------
+
+    def _track(self, channel: str, *, uuids: bool) -> None:
+        with self._lock:
+            if not self._closed:
+                self._sync.track(channel, uuids=uuids)
+
+    def rosters(self) -> Observable[Mapping[str, Roster]]:
+        """Every roster by channel: the current mapping at once, then each change.
+
+        The mapping (an immutable ``immutables.Map``, channel -> :class:`Roster`) holds
+        the channels the client is subscribed to and every channel events arrive on,
+        including those learned through channel groups and wildcards. From the first
+        call on, each of them is bootstrapped and resynced like :meth:`roster`.
+        """
+        with self._lock:
+            return self._sync.rosters()
+
+    def where_is(self, uuid: str) -> Observable[frozenset[str]]:
+        """The channels ``uuid`` is present on: at once, then each change (no repeats).
+
+        Args:
+            uuid: The uuid to follow.
+        """
+        if not isinstance(uuid, str) or not uuid:
+            raise ValueError(f"uuid must be a non-empty string, got {uuid!r}")
+        with self._lock:
+            return self._sync.where_is(uuid)
+
+    def users(
+        self, channel: str, *, key: UserKey, grace: float | timedelta | None = None
+    ) -> Observable[UserRoster]:
+        """The users on ``channel``, for apps that give each device its own uuid.
+
+        A user is online while any of their devices (uuids) is, carries every device
+        with its state, and goes offline only when the last device leaves.
+
+        Args:
+            channel: The channel (without ``-pnpres``).
+            key: Maps a uuid and its state to a user id, e.g.
+                ``lambda uuid, state: uuid.split(".")[0]``.
+            grace: As for :meth:`roster`.
+        """
+        return self.roster(channel, grace=grace).pipe(to_users(key, self._report))
+
+    def resync(self, channel: str | None = None) -> None:
+        """Fetch a fresh here-now snapshot now (at most one request per channel in flight).
+
+        Args:
+            channel: The channel to resync (it is tracked from now on), or None for every
+                tracked channel. Does nothing without a here-now source.
+        """
+        with self._lock:
+            if not self._closed:
+                self._sync.resync(channel)
 
     # -- failures -----------------------------------------------------------------
 
@@ -372,12 +474,40 @@ class PresenceStreams:
             except Exception as exc:  # noqa: BLE001
                 log.debug("remove_listener failed: %s", exc)
         self._feeds.dispose()
+        with self._lock:
+            self._sync.close()
+        if self._leave_on_close and self._pubnub is not None:
+            self._send_leave()
         channels = [*self._channels.values(), *self._graced.values()]
         for fanout in (self._events, self._status, self._errors):
             fanout.on_completed()
         for channel in channels:
             channel.roster.on_completed()
             channel.occupancy.on_completed()
+
+    def _send_leave(self) -> None:
+        pubnub = self._pubnub
+        try:
+            uuid = pubnub.config.uuid
+            with self._lock:
+                channels = set(self._sync.own_channels(uuid))
+            channels.update(pubnub.get_subscribed_channels() or ())
+            groups = set(pubnub.get_subscribed_channel_groups() or ())
+            names = [c for c in channels if not c.endswith(("-pnpres", ".*"))]
+            groups = {g for g in groups if not g.endswith("-pnpres")}
+            self._leave_task = send_leave(pubnub, names, groups)
+        except Exception as exc:  # closing must not fail on a lost leave
+            log.warning("rxpresence could not send a leave on close: %s", exc)
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then wait for the leave it sent (for asyncio clients)."""
+        self.close()
+        task, self._leave_task = self._leave_task, None
+        if task is not None:
+            try:
+                await task
+            except Exception as exc:  # a lost leave only delays the timeout
+                log.warning("rxpresence leave on close failed: %s", exc)
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,175 @@
+"""Helpers for the sync end-to-end tests: deadline polling, raw presence requests, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import rxpresence as rxp
+from rxpresence.server import LocalPresenceServer
+
+#: Fast, deterministic resync timing for tests against the local server (no PubNub cache).
+FAST_RESYNC = rxp.ResyncSettings(
+    cache_ttl=0.3,
+    settle=0.05,
+    retry_initial=0.2,
+    retry_max=0.6,
+    retry_jitter=0.0,
+)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, message: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+        time.sleep(0.01)
+
+
+async def async_wait_for(
+    predicate: Callable[[], Any], timeout: float = 5.0, message: str = ""
+) -> Any:
+    """:func:`wait_for` for coroutines: polls without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+        await asyncio.sleep(0.01)
+
+
+@contextmanager
+def no_leaked_threads(grace: float = 8.0) -> Iterator[None]:
+    """Fail if threads started inside the block are still alive ``grace`` s after it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + grace
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        if time.monotonic() > deadline:
+            frames = sys._current_frames()
+            stacks = "\n".join(
+                f"--- {t.name}\n" + "".join(traceback.format_stack(frames[t.ident]))
+                for t in leaked
+                if t.ident in frames
+            )
+            raise AssertionError(f"threads left running: {[t.name for t in leaked]}\n{stacks}")
+        time.sleep(0.02)
+
+
+class Presence:
+    """Raw presence requests for uuids that have no SDK client (keep-alive HTTP).
+
+    Occupants made this way stay until they leave or are expired: the heartbeat's
+    presence timeout is long, and nothing renews or drops them behind the test's back.
+    """
+
+    def __init__(self, server: LocalPresenceServer, timeout: int = 300) -> None:
+        self.server = server
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _get(self, path: str, **params: str) -> Any:
+        query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+        for attempt in range(2):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(
+                    self.server.host, self.server.port, timeout=10
+                )
+            try:
+                self._conn.request("GET", f"{path}?{query}")
+                response = self._conn.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    raise AssertionError(f"{path} answered {response.status}: {body!r}")
+                return json.loads(body)
+            except (http.client.HTTPException, OSError):
+                self.close()
+                if attempt:
+                    raise
+        return None
+
+    def _channel_path(self, channel: str) -> str:
+        key = self.server.subscribe_key
+        return f"/v2/presence/sub-key/{key}/channel/{urllib.parse.quote(channel, safe='')}"
+
+    def join(self, channel: str, uuid: str, state: dict[str, Any] | None = None) -> None:
+        """Heartbeat ``uuid`` onto ``channel`` (joins it), with ``state`` if given."""
+        params = {"uuid": uuid, "heartbeat": str(self.timeout)}
+        if state is not None:
+            params["state"] = json.dumps({channel: state})
+        self._get(self._channel_path(channel) + "/heartbeat", **params)
+
+    def set_state(self, channel: str, uuid: str, state: dict[str, Any]) -> None:
+        """Set ``uuid``'s state on ``channel``."""
+        path = self._channel_path(channel) + f"/uuid/{urllib.parse.quote(uuid, safe='')}/data"
+        self._get(path, uuid=uuid, state=json.dumps(state))
+
+    def leave(self, channel: str, uuid: str) -> None:
+        """Send a graceful leave."""
+        self._get(self._channel_path(channel) + "/leave", uuid=uuid)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+def here_now_requests(server: LocalPresenceServer, channel: str) -> list[Any]:
+    """The here-now requests the server answered for ``channel``, oldest first."""
+    return [
+        r
+        for r in server.requests
+        if r.endpoint == "here_now" and r.path.rstrip("/").endswith(f"/channel/{channel}")
+    ]
+
+
+# The sync SDK names its request threads "Thread-<Operation>-<n>".
+_SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
+
+
+def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
+    """Unsubscribe sync ``PubNub`` clients, let their requests finish, then stop them.
+
+    ``PubNub.stop()`` closes the HTTP session under requests still in flight, and a
+    thread blocked on such a request then waits out the SDK's request timeout.
+    """
+    for pubnub in clients:
+        with suppress(AttributeError):  # a second unsubscribe_all() raises in the SDK
+            pubnub.unsubscribe_all()
+    wait_for(
+        lambda: not any(_SDK_REQUEST_THREAD.match(t.name) for t in threading.enumerate()),
+        timeout,
+        "(SDK request threads finished)",
+    )
+    for pubnub in clients:
+        pubnub.stop()
+
+
+def snapshot(roster: rxp.Roster) -> dict[str, dict[str, Any] | None]:
+    """uuid -> state of a roster, as plain dicts (None for no state)."""
+    return {m.uuid: (dict(m.state) if m.state else None) for m in roster}
+
+
+def truth(server: LocalPresenceServer, channel: str) -> dict[str, dict[str, Any] | None]:
+    """uuid -> state on the server (None for no state)."""
+    return {u: (s or None) for u, s in server.occupants(channel).items()}

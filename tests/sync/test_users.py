@@ -1,0 +1,134 @@
+"""Users by key: several devices (uuids) per person, offline only when the last one leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from sync_helpers import Rig
+
+import rxpresence as rxp
+
+
+def by_prefix(uuid: str, state: Mapping[str, Any] | None) -> str:
+    return uuid.split(".")[0]
+
+
+@pytest.fixture
+def rig() -> Any:
+    made = Rig({"room": {"alice.phone": {"battery": 80}, "bob.web": None}}, auto=True)
+    yield made
+    made.close()
+
+
+def test_users_group_devices_by_key(rig: Rig) -> None:
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=by_prefix).subscribe(seen.append)
+    users = seen[-1]
+    assert users.ids == {"alice", "bob"}
+    assert len(users) == 2 and "alice" in users
+    assert users["alice"].uuids == ("alice.phone",)
+    assert dict(users["alice"].devices[0].state or {}) == {"battery": 80}
+    assert users.synced_at is not None
+    assert users.user_of("bob.web") == users["bob"]
+    assert {u.id for u in users} == {"alice", "bob"}
+
+
+def test_a_user_goes_offline_only_when_the_last_device_leaves(rig: Rig) -> None:
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=by_prefix).subscribe(seen.append)
+    rig.live("join", "alice.laptop", occupancy=3, state={"screen": "big"})
+    users = seen[-1]
+    assert users["alice"].uuids == ("alice.phone", "alice.laptop")  # oldest join first
+    diff = seen[-2].diff(users)
+    assert (diff.joined, diff.left, [u.id for u in diff.updated]) == ((), (), ["alice"])
+
+    rig.live("leave", "alice.phone", occupancy=2)
+    assert "alice" in seen[-1]
+    assert seen[-1]["alice"].uuids == ("alice.laptop",)
+
+    rig.live("timeout", "alice.laptop", occupancy=1)
+    assert "alice" not in seen[-1]
+    diff = seen[-2].diff(seen[-1])
+    assert [u.id for u in diff.left] == ["alice"] and not diff.joined
+
+
+def test_a_first_device_makes_the_user_join(rig: Rig) -> None:
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=by_prefix).subscribe(seen.append)
+    rig.live("join", "carol.tab1", occupancy=3)
+    diff = seen[-2].diff(seen[-1])
+    assert [u.id for u in diff.joined] == ["carol"]
+
+
+def test_a_key_from_state(rig: Rig) -> None:
+    def account(uuid: str, state: Mapping[str, Any] | None) -> str:
+        return str((state or {}).get("account", uuid))
+
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=account).subscribe(seen.append)
+    rig.live("join", "d1", occupancy=3, state={"account": "zoe"})
+    rig.live("join", "d2", occupancy=4, state={"account": "zoe"})
+    assert seen[-1]["zoe"].uuids == ("d1", "d2")
+    # A state change can move a device to another user.
+    rig.live("state-change", "d2", occupancy=4, state={"account": "yan"})
+    assert seen[-1]["zoe"].uuids == ("d1",)
+    assert seen[-1]["yan"].uuids == ("d2",)
+
+
+def test_timetoken_refreshes_do_not_emit(rig: Rig) -> None:
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=by_prefix).subscribe(seen.append)
+    count = len(seen)
+    rig.live("join", "bob.web", occupancy=2)  # a repeated join: same device, same state
+    assert len(seen) == count
+
+
+def test_a_failing_key_is_reported_and_the_uuid_is_its_own_user(rig: Rig) -> None:
+    def broken(uuid: str, state: Mapping[str, Any] | None) -> str:
+        if uuid.startswith("bob"):
+            raise KeyError(uuid)
+        return uuid.split(".")[0]
+
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=broken).subscribe(seen.append)
+    assert seen[-1].ids == {"alice", "bob.web"}
+    assert [e.where for e in rig.errors] == ["subscriber"]
+
+
+def test_user_roster_from_a_roster_directly() -> None:
+    roster = rxp.Roster(
+        "room", [rxp.Member("a.1", None, 10), rxp.Member("a.2", None, 5), rxp.Member("b.1")]
+    )
+    users = rxp.UserRoster(roster, by_prefix)
+    assert users["a"].uuids == ("a.2", "a.1")
+    assert users["a"].joined_at == 5
+    assert users == rxp.UserRoster(roster, by_prefix)
+    assert "UserRoster('room', [a, b])" == repr(users)
+    with pytest.raises(TypeError):
+        rxp.UserRoster(roster, lambda u, s: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(TypeError):
+        rig_free = rxp.PresenceStreams(None)
+        try:
+            rig_free.users("room", key="prefix")  # type: ignore[arg-type]
+        finally:
+            rig_free.close()
+
+
+def test_users_follow_stale_flags(rig: Rig) -> None:
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=by_prefix).subscribe(seen.append)
+    rig.status("PNUnexpectedDisconnectCategory")
+    assert seen[-1].stale
+
+
+def test_users_with_grace_keep_a_user_through_a_flicker(rig: Rig) -> None:
+    seen: list[rxp.UserRoster] = []
+    rig.hub.users("room", key=by_prefix, grace=10).subscribe(seen.append)
+    rig.live("timeout", "bob.web", occupancy=1)
+    assert "bob" in seen[-1]
+    rig.advance(5)
+    rig.live("join", "bob.web", occupancy=2)
+    rig.advance(20)
+    assert all("bob" in users for users in seen)
