@@ -1,0 +1,137 @@
+"""Helpers for the local presence server's tests: polling waits, raw HTTP, SDK listeners."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from pubnub.callbacks import SubscribeCallback
+from pubnub.enums import PNStatusCategory
+from pubnub.models.consumer.pubsub import PNPresenceEventResult
+
+from rxpresence.server import LocalPresenceServer
+
+WaitFor = Callable[..., Any]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, message: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+        time.sleep(0.01)
+
+
+@dataclass
+class Reply:
+    """A raw HTTP answer."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RawHttp:
+    """Sends exact request targets (no client-side re-encoding) to a server."""
+
+    def __init__(self, server: LocalPresenceServer) -> None:
+        self.server = server
+
+    def request(
+        self,
+        target: str,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> Reply:
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=timeout)
+        try:
+            conn.request(method, target, body=body, headers=headers or {})
+            response = conn.getresponse()
+            raw = response.read()
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = raw.decode(errors="replace")
+            return Reply(response.status, parsed, dict(response.getheaders()))
+        finally:
+            conn.close()
+
+    def get(self, target: str, timeout: float = 10.0) -> Reply:
+        return self.request(target, timeout=timeout)
+
+
+# The sync SDK names its request threads "Thread-<Operation>-<n>".
+_SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
+
+
+def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
+    """Unsubscribe sync ``PubNub`` clients, let their requests finish, then stop them.
+
+    ``PubNub.stop()`` closes the HTTP session under requests still in flight, and a
+    thread blocked on such a request then waits out the SDK's request timeout (310 s
+    for a subscribe). So: unsubscribe, wait for the request threads, then stop.
+    """
+    for pubnub in clients:
+        # The SDK raises AttributeError when unsubscribe_all() runs a second time.
+        with suppress(AttributeError):
+            pubnub.unsubscribe_all()
+    wait_for(
+        lambda: not any(_SDK_REQUEST_THREAD.match(t.name) for t in threading.enumerate()),
+        timeout,
+        "(SDK request threads finished)",
+    )
+    for pubnub in clients:
+        pubnub.stop()
+
+
+class Recorder(SubscribeCallback):  # type: ignore[misc]
+    """A raw SDK listener that keeps every presence event, message and status."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.presence_events: list[PNPresenceEventResult] = []
+        self.messages: list[Any] = []
+        self.statuses: list[Any] = []
+
+    def presence(self, pubnub: Any, presence: PNPresenceEventResult) -> None:
+        with self._lock:
+            self.presence_events.append(presence)
+
+    def message(self, pubnub: Any, message: Any) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def status(self, pubnub: Any, status: Any) -> None:
+        with self._lock:
+            self.statuses.append(status)
+
+    def events(
+        self, action: str | None = None, channel: str | None = None
+    ) -> list[PNPresenceEventResult]:
+        with self._lock:
+            return [
+                e
+                for e in self.presence_events
+                if (action is None or e.event == action)
+                and (channel is None or e.channel == channel)
+            ]
+
+    def seen(self, action: str, uuid: str | None = None, channel: str | None = None) -> bool:
+        return any(uuid is None or e.uuid == uuid for e in self.events(action, channel))
+
+    def connected(self) -> bool:
+        with self._lock:
+            return any(s.category == PNStatusCategory.PNConnectedCategory for s in self.statuses)
