@@ -14,7 +14,8 @@ timeouts and flickering rosters, so :class:`PresenceStreams` checks the client's
   a subscribe long poll is held about 280 s on a quiet channel: a presence timeout
   shorter than that times the client out between two polls.
 * PubNub's smallest presence timeout is 20 s; smaller values are raised to 20 s by the
-  service, so the client does not behave as configured.
+  service, so the client does not behave as configured. Not checked for a loopback
+  ``origin``: the local presence server honours short timeouts (tests and demos use them).
 * ``config.presence_timeout = T`` (and ``heartbeat_interval``) is silently ignored: the
   attributes are read-only properties and the SDK's ``__setattr__`` stores the value
   beside them. Only ``set_presence_timeout`` and
@@ -23,6 +24,7 @@ timeouts and flickering rosters, so :class:`PresenceStreams` checks the client's
 
 from __future__ import annotations
 
+import ipaddress
 import warnings
 from typing import Any
 
@@ -46,6 +48,19 @@ def _number(value: Any) -> float | None:
 
 def _fmt(seconds: float) -> str:
     return f"{seconds:g} s"
+
+
+def _is_loopback(origin: Any) -> bool:
+    if not isinstance(origin, str) or not origin:
+        return False
+    host = origin.split("://")[-1].split("/")[0]
+    host = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_config(config: Any) -> list[str]:
@@ -89,7 +104,7 @@ def check_config(config: Any) -> list[str]:
             "config.enable_presence_heartbeat = True, or a presence timeout of at least "
             "300 s."
         )
-    if timeout < MIN_PRESENCE_TIMEOUT:
+    if timeout < MIN_PRESENCE_TIMEOUT and not _is_loopback(getattr(config, "origin", None)):
         problems.append(
             f"the presence timeout ({_fmt(timeout)}) is below PubNub's minimum of "
             f"{_fmt(MIN_PRESENCE_TIMEOUT)}; the service raises it, so the client does not "

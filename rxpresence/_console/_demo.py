@@ -14,7 +14,6 @@ import random
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
@@ -46,7 +45,6 @@ _SETTINGS = ServerSettings(
     interval=2.0,
     sweep_interval=0.1,
 )
-_MINIMUM_WARNING = r"the presence timeout .* below PubNub's minimum"
 _JOIN_TIMEOUT = 10.0  # longest wait for the watcher's own joins
 _TICK = 0.25
 
@@ -143,10 +141,7 @@ class _DemoRun:
         self.started = time.monotonic()
         self.started_wall = time.time()
         self.watcher = PubNub(self._config(WATCHER))
-        with warnings.catch_warnings():
-            # The short timeout is deliberate: the local server has no 20 s minimum.
-            warnings.filterwarnings("ignore", message=_MINIMUM_WARNING, category=UserWarning)
-            self.presence = PresenceStreams(self.watcher)
+        self.presence = PresenceStreams(self.watcher)
         self.model = ConsoleModel(options.grace, record=not live)
         self.binding = Binding(self.presence, self.model, CHANNELS)
         self.display: Display | None = None

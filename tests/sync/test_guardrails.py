@@ -67,6 +67,19 @@ def test_presence_timeout_under_20_seconds() -> None:
     assert len(caught) == 1  # heartbeats every 4 s: only the minimum is wrong
 
 
+@pytest.mark.parametrize("origin", ["127.0.0.1:8090", "localhost:8090", "[::1]:8090"])
+def test_short_timeout_is_fine_against_a_loopback_server(origin: str) -> None:
+    cfg = config(enable_presence_heartbeat=True, origin=origin)
+    cfg.set_presence_timeout(10)
+    assert check_config(cfg) == []
+
+
+def test_a_public_origin_still_gets_the_minimum_warning() -> None:
+    cfg = config(enable_presence_heartbeat=True, origin="presence.example.com")
+    cfg.set_presence_timeout(10)
+    assert ["below PubNub's minimum" in m for m in check_config(cfg)] == [True]
+
+
 def test_assigning_presence_timeout_is_ignored_by_the_sdk() -> None:
     cfg = config()
     cfg.presence_timeout = 120  # silently ignored: a read-only property
