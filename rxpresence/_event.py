@@ -188,6 +188,14 @@ class PresenceEvent(_Fields):
 
     def replace(self, **changes: Any) -> PresenceEvent:
         """Return a copy with some fields changed (validated like the constructor)."""
+        if changes.keys() <= _COUNT_NAMES:
+            # Only counts change (flicker suppression adjusts occupancy on every event it
+            # passes on): the other fields are valid already, check just these.
+            values = list(self)
+            for index, name in _COUNTS:  # in the constructor's order, for the same error
+                if name in changes:
+                    values[index] = _int(name, changes[name])
+            return tuple.__new__(PresenceEvent, values)
         fields = self._asdict()
         unknown = set(changes) - set(fields)
         if unknown:
@@ -210,7 +218,9 @@ class PresenceEvent(_Fields):
         try:
             action = _ACTIONS[result.event]
         except (KeyError, TypeError, AttributeError):
-            raise _fail("action", f"one of {sorted(_ACTIONS)}", getattr(result, "event", None)) from None
+            raise _fail(
+                "action", f"one of {sorted(_ACTIONS)}", getattr(result, "event", None)
+            ) from None
         uuid = result.uuid
         channel = result.channel
         occupancy = result.occupancy
@@ -319,6 +329,10 @@ class PresenceEvent(_Fields):
         if self.source != "live":
             out["source"] = self.source
         return out
+
+
+_COUNT_NAMES = frozenset({"occupancy", "timestamp", "timetoken"})
+_COUNTS = [(i, name) for i, name in enumerate(_Fields._fields) if name in _COUNT_NAMES]
 
 
 def _bool(field: str, value: object) -> bool:

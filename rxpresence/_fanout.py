@@ -100,7 +100,7 @@ class Fanout(Observable[_T], Generic[_T]):
             if not gate.is_stopped:
                 try:
                     on_next(value)
-                except Exception as exc:  # noqa: BLE001 - isolate observers from each other
+                except Exception as exc:  # isolate observers from each other
                     self._report("subscriber", exc, value)
 
     def on_completed(self) -> None:
@@ -111,7 +111,7 @@ class Fanout(Observable[_T], Generic[_T]):
         for observer in observers:
             try:
                 observer.on_completed()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._report("subscriber", exc, None)
 
 
@@ -125,10 +125,11 @@ class Latest(Fanout[_T], Generic[_T]):
     def _on_subscribe(self, observer: abc.ObserverBase[_T]) -> None:
         try:
             observer.on_next(self.value)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._report("subscriber", exc, self.value)
 
     def on_next(self, value: _T) -> None:
         """Remember ``value`` and deliver it; call with the lock held."""
         self.value = value
-        super().on_next(value)
+        if self._sinks:
+            Fanout.on_next(self, value)

@@ -37,18 +37,18 @@ class Listener(SubscribeCallback):  # type: ignore[misc]
         except PresenceEventError as exc:
             self._safe_report("event", exc, presence)
             return
-        except Exception as exc:  # noqa: BLE001 - never let it reach the SDK thread
+        except Exception as exc:  # never let it reach the SDK thread
             self._safe_report("event", PresenceEventError(f"unreadable event: {exc!r}"), presence)
             return
         try:
             self._on_presence(event)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._safe_report("listener", exc, presence)
 
     def status(self, pubnub: Any, status: Any) -> None:
         try:
             self._on_status(status)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._safe_report("listener", exc, status)
 
     def message(self, pubnub: Any, message: Any) -> None:
@@ -57,5 +57,5 @@ class Listener(SubscribeCallback):  # type: ignore[misc]
     def _safe_report(self, where: str, exc: BaseException, payload: Any) -> None:
         try:
             self._report(where, exc, payload)
-        except Exception:  # noqa: BLE001, S110 - last line of defence for the SDK thread
+        except Exception:  # last line of defence for the SDK thread
             pass

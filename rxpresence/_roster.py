@@ -97,7 +97,7 @@ class Roster:
 
     # Fields that change on almost every event get their own slot; the rest share one
     # tuple, so a new snapshot costs five slot stores.
-    __slots__ = ("_members", "_occupancy", "_timetoken", "_gone", "_meta")
+    __slots__ = ("_gone", "_members", "_meta", "_occupancy", "_timetoken")
 
     _members: immutables.Map[str, Member]
     _occupancy: int
@@ -261,17 +261,12 @@ class Roster:
         timestamp: int,
         tt: int,
         state: Mapping[str, Any] | None,
-        index: dict[str, Member] | None = None,
     ) -> Roster:
         """``apply`` for one validated non-interval event of this channel.
 
         The hub calls this directly with fields it has already checked, so the common
         event costs one Python frame; snapshots and members are built inline for the
         same reason.
-
-        ``index``, if given, must be a plain dict equal to ``self.members``: lookups use
-        it instead of the trie, and it is updated in place to equal the returned
-        snapshot's members. The snapshots themselves stay immutable either way.
         """
         timetoken = self._timetoken
         if tt >= timetoken:
@@ -279,7 +274,7 @@ class Roster:
         else:
             occupancy = self._occupancy
         members = self._members
-        current = members.get(uuid) if index is None else index.get(uuid)
+        current = members.get(uuid)
         if action is _JOIN or action is _STATE:
             if current is None:
                 departed = self._gone.get(uuid)
@@ -301,8 +296,6 @@ class Roster:
                 if tt == current[3] and state == current[1]:
                     return self._only_occupancy(occupancy, timetoken)
                 member = _new_member(Member, (uuid, state, current[2], tt))
-            if index is not None:
-                index[uuid] = member
             new = _new_roster(Roster)
             new._members = members.set(uuid, member)
             new._occupancy = occupancy
@@ -318,8 +311,6 @@ class Roster:
             return self._only_occupancy(occupancy, timetoken)
         if tt < current[3]:
             return self._only_occupancy(occupancy, timetoken)
-        if index is not None:
-            del index[uuid]
         return self._with(members.delete(uuid), occupancy, timetoken, self._gone.set(uuid, tt))
 
     def _only_occupancy(self, occupancy: int, timetoken: int) -> Roster:

@@ -1,12 +1,14 @@
 """The hub: PubNub listener callbacks in, hot presence streams out.
 
 :class:`PresenceStreams` adds one listener to a ``PubNub`` or ``PubNubAsyncio``
-instance. Each presence callback becomes a :class:`PresenceEvent` that is folded, under
-one lock, into a roster per channel (the reducer runs once per event, whatever the
-number of subscribers) and then multicast on ``events``. The per-action observables
-are filters of ``events``; composing them by hand with ``merge`` and ``to_roster``
-gives the same rosters as :meth:`PresenceStreams.roster` (a test proves it), which
-fuses the pipeline only because the literal one costs several times more per event.
+instance. Each presence callback is checked like a :class:`PresenceEvent` and folded,
+under one lock, into a roster per channel (the reducer runs once per event, whatever
+the number of subscribers), then multicast on ``events`` (the record itself is only
+built when someone observes ``events``: see ``docs/performance.md``). The per-action
+observables are filters of ``events``; composing them by hand with ``merge`` and
+``to_roster`` gives the same rosters as :meth:`PresenceStreams.roster` (a test proves
+it), which fuses the pipeline only because the literal one costs several times more per
+event.
 
 Why the lock: the sync SDK calls listeners on its ``SubscribeMessageWorker`` thread and
 status callbacks on request threads, timers fire on their own threads, and neither
@@ -31,7 +33,7 @@ from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable
 from reactivex.scheduler import TimeoutScheduler
 
-from ._event import Action, PresenceEvent, PresenceEventError
+from ._event import Action, PresenceEvent
 from ._fanout import Fanout, Latest
 from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
@@ -86,8 +88,6 @@ _LEAVE = Action.LEAVE
 _TIMEOUT = Action.TIMEOUT
 _STATE_CHANGE = Action.STATE_CHANGE
 _NO_UUIDS: tuple[str, ...] = ()
-# The last five fields of a live event from the SDK: no arrays, no refresh flag, "live".
-_LIVE_TAIL = (_NO_UUIDS, _NO_UUIDS, _NO_UUIDS, False, "live")
 _new_event = tuple.__new__
 
 
@@ -181,7 +181,7 @@ class _HubListener(Listener):
                     if not gate.is_stopped:
                         try:
                             on_next(new)
-                        except Exception as exc:  # noqa: BLE001
+                        except Exception as exc:
                             hub._report("subscriber", exc, new)
                 if new._occupancy != old._occupancy:
                     count = streams.occupancy
@@ -193,8 +193,21 @@ class _HubListener(Listener):
                 events.on_next(
                     _new_event(
                         PresenceEvent,
-                        (action, channel, uuid, occupancy, timestamp, tt, state, sub)
-                        + _LIVE_TAIL,
+                        (
+                            action,
+                            channel,
+                            uuid,
+                            occupancy,
+                            timestamp,
+                            tt,
+                            state,
+                            sub,
+                            _NO_UUIDS,
+                            _NO_UUIDS,
+                            _NO_UUIDS,
+                            False,
+                            "live",
+                        ),
                     )
                 )
             # Resync triggers (None without a here-now source). Only a count that
@@ -202,7 +215,7 @@ class _HubListener(Listener):
             watch = hub._watch
             if watch is not None and (hub._sync_alert or new._occupancy != len(new._members)):
                 watch(channel, new, None)
-        except Exception as exc:  # noqa: BLE001 - must not reach the SDK's thread
+        except Exception as exc:  # must not reach the SDK's thread
             self._safe_report("listener", exc, presence)
         finally:
             lock.release()
@@ -319,7 +332,7 @@ class PresenceStreams:
                 watch = self._watch
                 if watch is not None:
                     watch(event[1], new, event)
-        except Exception as exc:  # noqa: BLE001 - must not reach the SDK's thread
+        except Exception as exc:  # must not reach the SDK's thread
             self._report("listener", exc, event)
 
     def _on_sdk_status(self, status: Any) -> None:
@@ -454,7 +467,7 @@ class PresenceStreams:
                     self._errors.on_next(ErrorReport(where, error, payload))
                     return
             log.warning("rxpresence %s error: %s: %s", where, type(error).__name__, error)
-        except Exception:  # noqa: BLE001 - reporting must never raise
+        except Exception:  # reporting must never raise
             log.exception("rxpresence could not report an error")
 
     def _report_failed_report(self, where: str, error: BaseException, payload: Any) -> None:
@@ -471,7 +484,7 @@ class PresenceStreams:
         if self._pubnub is not None:
             try:
                 self._pubnub.remove_listener(self._listener)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.debug("remove_listener failed: %s", exc)
         self._feeds.dispose()
         with self._lock:
@@ -524,4 +537,3 @@ class PresenceStreams:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-

@@ -1,0 +1,320 @@
+"""Measurements: interleaved timing rounds, retained memory, concurrent feeds."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import contenders
+from workload import CHANNEL, TT0, Capture, NoopListener, Workload, feed_body, sdk_worker, uuid_of
+
+import rxpresence as rxp
+
+# -- timing -----------------------------------------------------------------------------
+
+CHUNK = 500  # events per timed slice; contenders take turns slice by slice
+
+
+def time_events(contender: contenders.Contender, events: list[Any]) -> float:
+    """Seconds to feed ``events`` to ``contender``."""
+    presence = contender.presence
+    if contender.tick is None:
+        start = time.perf_counter()
+        for event in events:
+            presence(None, event)
+        return time.perf_counter() - start
+    tick = contender.tick
+    second = -1
+    start = time.perf_counter()
+    for event in events:
+        if event.timestamp != second:
+            second = event.timestamp
+            tick(second)
+        presence(None, event)
+    return time.perf_counter() - start
+
+
+def time_bodies(worker: Any, bodies: list[bytes]) -> float:
+    """Seconds for the SDK to parse ``bodies`` and hand every message to ``worker``."""
+    start = time.perf_counter()
+    for body in bodies:
+        feed_body(worker, body)
+    return time.perf_counter() - start
+
+
+@dataclass
+class SizeResult:
+    """Per-event seconds and per-round ratios for one population size."""
+
+    size: int
+    events: int
+    naive_events: int
+    per_event: dict[str, list[float]] = field(default_factory=dict)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+    mismatches: list[str] = field(default_factory=list)
+
+    def add(self, table: dict[str, list[float]], key: str, value: float) -> None:
+        table.setdefault(key, []).append(value)
+
+    def median(self, key: str) -> float:
+        return statistics.median(self.ratios[key])
+
+    def per_event_median(self, key: str) -> float:
+        return statistics.median(self.per_event[key])
+
+
+# The contenders of one round: name -> factory (fresh state, prefilled, untimed).
+_FACTORIES: dict[str, Callable[[list[Any]], contenders.Contender]] = {
+    "f1": contenders.f1,
+    "store": contenders.store,
+    "hub": contenders.hub,
+    "hub3": lambda prefill: contenders.hub(prefill, subscribers=3),
+    "grace": contenders.hub_grace,
+    "naive": contenders.naive,
+}
+
+
+def measure_size(
+    work: Workload,
+    rounds: int,
+    naive_events: int,
+    progress: Callable[[str], None],
+) -> SizeResult:
+    """Time every contender over the same events, ``rounds`` times from fresh state.
+
+    Within a round the contenders take turns on slices of ``CHUNK`` events (their
+    order rotating from slice to slice), so a burst of load from elsewhere on the
+    machine hits them all alike; each slice starts after a young-generation
+    collection, each round after a full one. The SDK chain is timed the same way on
+    slices of subscribe responses, alone and with rxpresence's listener attached.
+    """
+    result = SizeResult(work.size, len(work.stream), naive_events)
+    prefill = work.sdk_events("prefill")  # shared, untimed: becomes the roster's keys
+    bodies = work.bodies("stream")
+    names = list(_FACTORIES)
+    for r in range(rounds):
+        progress(f"U={work.size:,} round {r + 1}/{rounds}")
+        built = {name: factory(prefill) for name, factory in _FACTORIES.items()}
+        streams = {
+            name: work.sdk_events("stream", naive_events if name == "naive" else None)
+            for name in names
+        }
+        spent = dict.fromkeys(names, 0.0)
+        naive_f1 = 0.0  # F1's time over the events the naive pipeline got
+        gc.collect()
+        for k, start in enumerate(range(0, len(work.stream), CHUNK)):
+            order = names[k % len(names) :] + names[: k % len(names)]
+            for name in order:
+                chunk = streams[name][start : start + CHUNK]
+                if not chunk:
+                    continue
+                gc.collect(0)
+                seconds = time_events(built[name], chunk)
+                spent[name] += seconds
+                if name == "f1" and start < naive_events:
+                    naive_f1 += seconds * len(streams["naive"][start : start + CHUNK]) / len(chunk)
+        finals = {name: built[name].result() for name in names if name != "grace"} if r == 0 else {}
+        del built, streams
+
+        sdk, rx = _time_sdk_chain(prefill, bodies, finals if r == 0 else None)
+        n = len(work.stream)
+        for name in names:
+            count = naive_events if name == "naive" else n
+            result.add(result.per_event, name, spent[name] / count)
+        result.add(result.per_event, "sdk", sdk / n)
+        result.add(result.per_event, "sdk+rx", rx / n)
+        f1 = spent["f1"]
+        for name in ("store", "hub", "hub3", "grace"):
+            result.add(result.ratios, name, spent[name] / f1)
+        result.add(result.ratios, "naive", spent["naive"] / naive_f1)
+        result.add(result.ratios, "hub3/hub", spent["hub3"] / spent["hub"])
+        result.add(result.ratios, "sdk+rx/sdk", rx / sdk)
+        if r == 0:
+            result.mismatches = _check_agreement(work, prefill, finals, naive_events)
+    return result
+
+
+def _time_sdk_chain(
+    prefill: list[Any],
+    bodies: list[bytes],
+    finals: dict[str, dict[str, Any]] | None,
+) -> tuple[float, float]:
+    """Seconds for the SDK alone and with rxpresence, taking turns on slices."""
+    alone = sdk_worker(NoopListener())
+    attached = contenders.hub(prefill)
+    with_rx = sdk_worker(attached.presence.__self__)  # the hub's own listener object
+    workers = [("sdk", alone), ("sdk+rx", with_rx)]
+    spent = {"sdk": 0.0, "sdk+rx": 0.0}
+    per = max(1, CHUNK // 100)
+    gc.collect()
+    for k, start in enumerate(range(0, len(bodies), per)):
+        for name, worker in workers if k % 2 == 0 else workers[::-1]:
+            gc.collect(0)
+            spent[name] += time_bodies(worker, bodies[start : start + per])
+    if finals is not None:
+        finals["sdk+rx"] = attached.result()
+    return spent["sdk"], spent["sdk+rx"]
+
+
+def _check_agreement(
+    work: Workload,
+    prefill: list[Any],
+    finals: dict[str, dict[str, Any]],
+    naive_events: int,
+) -> list[str]:
+    """Every contender that saw the whole stream must end with the same users."""
+    out = []
+    reference = finals["f1"]
+    for name in ("store", "hub", "hub3", "sdk+rx"):
+        if finals[name] != reference:
+            out.append(name)
+    if naive_events < len(work.stream):
+        check = contenders.f1(prefill)
+        for event in work.sdk_events("stream", naive_events):
+            check.presence(None, event)
+        reference = check.result()
+    if finals["naive"] != reference:
+        out.append("naive")
+    return out
+
+
+# -- memory ---------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryResult:
+    size: int
+    bytes_per_member: float
+    breakdown: dict[str, float]
+    snapshot_bytes: int
+
+
+def _join_bodies(first: int, count: int, tt: int) -> list[bytes]:
+    """Bodies of ``count`` joins of distinct uuids, no state (the members to weigh)."""
+    out = []
+    for start in range(first, first + count, 100):
+        messages = []
+        for i in range(start, min(start + 100, first + count)):
+            messages.append(
+                {
+                    "a": "4",
+                    "f": 0,
+                    "p": {"t": str(tt + i * 10), "r": 12},
+                    "k": "sub-c-bench",
+                    "c": f"{CHANNEL}-pnpres",
+                    "d": {
+                        "action": "join",
+                        "uuid": uuid_of(i),
+                        "timestamp": 1_700_000_000 + i // 1_000,
+                        "occupancy": i + 1,
+                    },
+                }
+            )
+        body = {"t": {"t": str(tt + (first + count) * 10), "r": 12}, "m": messages}
+        out.append(json.dumps(body).encode())
+    return out
+
+
+def measure_memory(size: int) -> MemoryResult:
+    """Bytes the hub retains per member, and per extra snapshot after one change.
+
+    Joins go through the SDK's parsing into the hub while tracemalloc traces, so the
+    uuid strings and ints the SDK allocated and the roster keeps are counted; the SDK
+    objects themselves are dropped before measuring.
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        streams = rxp.PresenceStreams(None)
+        subscription = streams.roster(CHANNEL).subscribe(contenders.listener)
+        worker = sdk_worker(streams._listener)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for body in _join_bodies(0, size, TT0):
+            feed_body(worker, body)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        roster = streams.current(CHANNEL)
+        assert len(roster) == size, len(roster)
+        per_member = (after - before) / size
+        member = roster[uuid_of(size // 2)]
+        breakdown = {
+            "uuid string": float(sys.getsizeof(member.uuid)),
+            "Member record": float(sys.getsizeof(member)),
+            "timetoken int": float(sys.getsizeof(member.timetoken)),
+            "joined_at int (shared per second)": sys.getsizeof(member.joined_at) / 1_000,
+        }
+        breakdown["trie entry (the rest)"] = per_member - sum(breakdown.values())
+
+        # One more member joins while the old snapshot is kept: what does keeping it cost?
+        old = roster
+        (extra_body,) = _join_bodies(size, 1, TT0 + 10 * size)
+        feed_body(worker, extra_body)
+        del roster
+        gc.collect()
+        both = tracemalloc.get_traced_memory()[0]
+        del old
+        gc.collect()
+        only_new = tracemalloc.get_traced_memory()[0]
+        subscription.dispose()
+        streams.close()
+    finally:
+        tracemalloc.stop()
+    return MemoryResult(size, per_member, breakdown, both - only_new)
+
+
+# -- concurrency ------------------------------------------------------------------------
+
+
+@dataclass
+class ConcurrencyResult:
+    threads: int
+    per_thread: int
+    lost: int
+    bad_snapshots: int
+
+
+def measure_concurrency(per_thread: int, threads: int = 2) -> ConcurrencyResult:
+    """Threads feed joins of distinct uuids through the SDK listener at once."""
+    streams = rxp.PresenceStreams(None)
+    sizes: list[int] = []
+    subscription = streams.roster(CHANNEL).subscribe(lambda r: sizes.append(len(r)))
+    feeds = []
+    for t in range(threads):
+        captured: list[Any] = []
+        worker = sdk_worker(Capture(captured))
+        for body in _join_bodies(t * per_thread, per_thread, TT0):
+            feed_body(worker, body)
+        feeds.append(captured)
+    barrier = threading.Barrier(threads)
+    presence = streams._listener.presence
+
+    def feed(events: list[Any]) -> None:
+        barrier.wait()
+        for event in events:
+            presence(None, event)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    try:
+        workers = [threading.Thread(target=feed, args=(events,)) for events in feeds]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(interval)
+    final = len(streams.current(CHANNEL))
+    bad = sum(1 for a, b in itertools.pairwise(sizes) if b != a + 1)
+    subscription.dispose()
+    streams.close()
+    return ConcurrencyResult(threads, per_thread, threads * per_thread - final, bad)
