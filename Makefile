@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench docs notebooks check clean
+.PHONY: demo test lint typecheck bench bench-e2e docs notebooks check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py $(ARGS)
+
+bench-e2e: $(STAMP)
+	$(PY) bench/e2e.py $(ARGS)
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
