@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import polling
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,14 +38,7 @@ def run_cli(*args: str, timeout: float = 30.0, env: dict[str, str] | None = None
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.02)
+    return polling.wait_for(predicate, timeout, message, every=0.02)
 
 
 class CliProcess:

@@ -6,31 +6,17 @@ import http.client
 import json
 import re
 import threading
-import time
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from polling import WaitFor as WaitFor
+from polling import wait_for as wait_for
 from pubnub.callbacks import SubscribeCallback
 from pubnub.enums import PNStatusCategory
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
 from rxpresence.server import LocalPresenceServer
-
-WaitFor = Callable[..., Any]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, message: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.01)
 
 
 @dataclass

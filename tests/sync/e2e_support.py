@@ -6,14 +6,15 @@ import asyncio
 import http.client
 import json
 import re
-import sys
 import threading
 import time
-import traceback
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
+
+from polling import no_leaked_threads as no_leaked_threads
+from polling import wait_for as wait_for
 
 import rxpresence as rxp
 from rxpresence.server import LocalPresenceServer
@@ -28,18 +29,6 @@ FAST_RESYNC = rxp.ResyncSettings(
 )
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, message: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.01)
-
-
 async def async_wait_for(
     predicate: Callable[[], Any], timeout: float = 5.0, message: str = ""
 ) -> Any:
@@ -52,27 +41,6 @@ async def async_wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s {message}".strip())
         await asyncio.sleep(0.01)
-
-
-@contextmanager
-def no_leaked_threads(grace: float = 8.0) -> Iterator[None]:
-    """Fail if threads started inside the block are still alive ``grace`` s after it."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + grace
-    while True:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not leaked:
-            return
-        if time.monotonic() > deadline:
-            frames = sys._current_frames()
-            stacks = "\n".join(
-                f"--- {t.name}\n" + "".join(traceback.format_stack(frames[t.ident]))
-                for t in leaked
-                if t.ident in frames
-            )
-            raise AssertionError(f"threads left running: {[t.name for t in leaked]}\n{stacks}")
-        time.sleep(0.02)
 
 
 class Presence:

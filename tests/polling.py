@@ -1,0 +1,48 @@
+"""Waiting on conditions in end-to-end tests: poll with a deadline, never sleep blind."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+WaitFor = Callable[..., Any]
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 5.0, message: str = "", *, every: float = 0.01
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+        time.sleep(every)
+
+
+@contextmanager
+def no_leaked_threads(grace: float = 8.0) -> Iterator[None]:
+    """Fail if threads started inside the block are still alive ``grace`` s after it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + grace
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        if time.monotonic() > deadline:
+            frames = sys._current_frames()
+            stacks = "\n".join(
+                f"--- {t.name}\n" + "".join(traceback.format_stack(frames[t.ident]))
+                for t in leaked
+                if t.ident in frames
+            )
+            raise AssertionError(f"threads left running: {[t.name for t in leaked]}\n{stacks}")
+        time.sleep(0.02)
