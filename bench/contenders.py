@@ -42,7 +42,7 @@ class PresenceTracker(SubscribeCallback):  # type: ignore[misc]
     """Who is online, kept in a dict by a plain SDK listener.
 
     The pattern of PubNub's presence guide, written the way an app developer would:
-    join adds the user (keeping known state unless the join carries new state), leave
+    join adds the user with the join's state (PubNub sends it with the join), leave
     and timeout remove, state-change updates the state, interval events apply their
     arrays; the app's listener is called with the dict after each event.
     """
@@ -55,11 +55,7 @@ class PresenceTracker(SubscribeCallback):  # type: ignore[misc]
         action = event.event
         users = self.users
         if action == "join":
-            user = users.get(event.uuid)
-            if user is None:
-                users[event.uuid] = {"uuid": event.uuid, "state": event.state}
-            elif event.state is not None:
-                user["state"] = event.state
+            users[event.uuid] = {"uuid": event.uuid, "state": event.state}
         elif action == "leave" or action == "timeout":
             users.pop(event.uuid, None)
         elif action == "state-change":
@@ -93,9 +89,7 @@ def _naive_step(users: dict[str, dict[str, Any]], event: Any) -> dict[str, dict[
     users = dict(users)  # a fresh snapshot per event: the first idea of immutability
     action = event.event
     if action == "join":
-        user = users.get(event.uuid)
-        if user is None or event.state is not None:
-            users[event.uuid] = {"uuid": event.uuid, "state": event.state}
+        users[event.uuid] = {"uuid": event.uuid, "state": event.state}
     elif action == "leave" or action == "timeout":
         users.pop(event.uuid, None)
     elif action == "state-change":
@@ -161,13 +155,7 @@ def store(prefill: list[Any]) -> Contender:
     def remove(users: immutables.Map[str, Any], event: Any) -> immutables.Map[str, Any]:
         return users.delete(event.uuid) if event.uuid in users else users
 
-    def join(users: immutables.Map[str, Any], event: Any) -> immutables.Map[str, Any]:
-        user = users.get(event.uuid)
-        if user is not None and event.state is None:
-            return users
-        return put(users, event)
-
-    reducers = {"join": join, "leave": remove, "timeout": remove, "state-change": put}
+    reducers = {"join": put, "leave": remove, "timeout": remove, "state-change": put}
 
     def presence(pubnub: Any, event: Any) -> None:
         with lock:

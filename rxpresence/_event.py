@@ -13,7 +13,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["Action", "PresenceEvent", "PresenceEventError"]
+__all__ = ["INTERVAL_SOURCE", "Action", "PresenceEvent", "PresenceEventError"]
+
+#: ``source`` of the events ``expand_intervals`` makes from an interval event's arrays.
+INTERVAL_SOURCE = "interval"
 
 
 class PresenceEventError(ValueError):
@@ -113,7 +116,9 @@ class PresenceEvent(_Fields):
             here-now call. The Python SDK drops this flag, so an interval event without
             arrays means the same.
         source: ``"live"`` for events PubNub delivered, ``"resync"`` for the synthetic
-            events rxpresence emits after comparing a roster with a here-now snapshot.
+            events rxpresence emits after comparing a roster with a here-now snapshot,
+            ``"interval"`` for the events ``expand_intervals`` makes from an interval
+            event's arrays (their joins carry no state by nature).
 
     The constructor validates every field and raises :class:`PresenceEventError` naming
     the bad one. Events compare equal only to events, and hash without their state.

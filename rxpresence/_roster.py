@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import immutables
 
-from ._event import Action, PresenceEvent
+from ._event import INTERVAL_SOURCE, Action, PresenceEvent
 
 __all__ = ["Member", "Roster", "RosterDiff"]
 
@@ -26,6 +26,7 @@ _LEAVE = Action.LEAVE
 _TIMEOUT = Action.TIMEOUT
 _STATE = Action.STATE_CHANGE
 _INTERVAL = Action.INTERVAL
+_FROM_INTERVAL = INTERVAL_SOURCE
 _EMPTY_MAP: immutables.Map[str, Any] = immutables.Map()
 _TOMBSTONE_MIN = 1024
 _new_member = tuple.__new__  # skips NamedTuple's keyword handling on the hot path
@@ -239,13 +240,21 @@ class Roster:
 
         Events of other channels, events older than the last one applied for their
         uuid and events that change nothing return ``self``. Joins add (or refresh) a
-        member, leaves and timeouts remove it, state changes replace its state (adding
-        it if unknown), interval events apply their join/leave/timeout arrays.
+        member with the join's state, leaves and timeouts remove it, state changes
+        replace its state (adding it if unknown), interval events apply their
+        join/leave/timeout arrays (keeping the state of members already present: the
+        arrays carry none). A join without state leaves the member without state:
+        PubNub clears state on a departure and sends a join's state with the join.
         """
         # One slice-and-unpack is cheaper than seven attribute lookups (hot path).
         action, channel, uuid, occupancy, timestamp, tt, state = event[:7]
         if channel != self._meta.channel:
             return self
+        if state is None and action is _JOIN and event[12] == _FROM_INTERVAL:
+            # An interval array's join never carries state: keep the one known.
+            current = self._members.get(uuid)  # type: ignore[arg-type]
+            if current is not None:
+                state = current[1]
         if action is _INTERVAL:
             if tt >= self._timetoken:
                 return self._apply_interval(event, occupancy, tt)
@@ -291,8 +300,6 @@ class Roster:
             else:
                 if tt < current[3]:
                     return self._only_occupancy(occupancy, timetoken)
-                if state is None and action is _JOIN:
-                    state = current[1]
                 if tt == current[3] and state == current[1]:
                     return self._only_occupancy(occupancy, timetoken)
                 member = _new_member(Member, (uuid, state, current[2], tt))

@@ -67,10 +67,23 @@ def test_state_change_for_an_unknown_uuid_adds_it() -> None:
     assert states(roster) == {"a": {"mood": "ok"}}
 
 
-def test_join_without_state_keeps_the_known_state() -> None:
+def test_join_without_state_clears_the_known_state() -> None:
     roster = fold(ev("join", "a", 10, 1, state={"mood": "ok"}), ev("join", "a", 20, 1))
-    assert states(roster) == {"a": {"mood": "ok"}}
+    assert states(roster) == {"a": None}
     assert roster["a"].timetoken == 20
+    assert roster["a"].joined_at == fold(ev("join", "a", 10, 1))["a"].joined_at
+
+
+def test_interval_join_keeps_the_known_state() -> None:
+    roster = fold(
+        ev("join", "a", 10, 1, state={"mood": "ok"}),
+        ev("interval", None, 20, 2, join=["a", "b"]),
+    )
+    assert states(roster) == {"a": {"mood": "ok"}, "b": None}
+    expanded = fold(ev("join", "a", 10, 1, state={"mood": "ok"})).apply(
+        ev("join", "a", 20, 2).replace(source="interval")
+    )
+    assert states(expanded) == {"a": {"mood": "ok"}}
 
 
 def test_interval_arrays_are_applied() -> None:

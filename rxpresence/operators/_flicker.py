@@ -35,7 +35,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
 from reactivex.scheduler import TimeoutScheduler
 
-from .._event import Action, PresenceEvent
+from .._event import INTERVAL_SOURCE, Action, PresenceEvent
 
 _JOIN = Action.JOIN
 _LEAVE = Action.LEAVE
@@ -173,14 +173,18 @@ class _Suppressor:
             self._swallowed[key] = tt
             known = self._known.get(key)
             state = known[0] if known is not None else None
-            if event.state is not None and event.state != state:
+            # A join states the uuid's whole state (PubNub cleared it on the departure),
+            # so a rejoin without state drops the one known.
+            if event.state != state and not (
+                event.state is None and event.source == INTERVAL_SOURCE
+            ):
                 self._known[key] = (event.state, tt)
                 self._emit(event.replace(action=_STATE))
             else:
                 self._known[key] = (state, tt)
             return
         self._swallowed.pop(key, None)
-        self._remember(key, event.state, tt, replace=False)
+        self._remember(key, event.state, tt, replace=event.source != INTERVAL_SOURCE)
         self._emit(event)
 
     def _state_change(self, event: PresenceEvent) -> None:
@@ -342,7 +346,8 @@ class _Suppressor:
     def _remember(
         self, key: _Key, state: Mapping[str, Any] | None, tt: int, *, replace: bool
     ) -> None:
-        # Mirrors Roster.apply: a join without state keeps the state already known.
+        # Mirrors Roster.apply: joins and state changes replace the state; interval joins
+        # (which never carry state) keep it.
         known = self._known.get(key)
         if known is not None:
             if tt < known[1]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from reactivex import Observable, abc
 
-from .._event import Action, PresenceEvent
+from .._event import INTERVAL_SOURCE, Action, PresenceEvent
 
 _INTERVAL = Action.INTERVAL
 
@@ -38,7 +38,9 @@ def expand_intervals_() -> Callable[[Observable[PresenceEvent]], Observable[Pres
                                 event.timestamp,
                                 event.timetoken,
                                 subscription=event.subscription,
-                                source=event.source,
+                                # Marks joins that carry no state by nature (see
+                                # Roster.apply), unlike a live join without state.
+                                source=INTERVAL_SOURCE,
                             )
                         )
 

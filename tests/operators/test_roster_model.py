@@ -46,7 +46,7 @@ class Model:
             for u in (*e.leave, *e.timeout):
                 self._depart(u, tt)
         elif e.action in ("join", "state-change"):
-            self._arrive(e.uuid or "", tt, e.state, keep_state=e.action == "join")
+            self._arrive(e.uuid or "", tt, e.state, keep_state=False)
         else:
             self._depart(e.uuid or "", tt)
 

@@ -84,7 +84,7 @@ def test_expand_intervals_emits_one_event_per_uuid() -> None:
     )
 
     def single(action: str, uuid: str) -> PresenceEvent:
-        return ev(action, uuid, 220, 4, subscription="g")
+        return ev(action, uuid, 220, 4, subscription="g").replace(source="interval")
 
     join = ev("join", "a", 210, 1)
     assert run(
@@ -111,10 +111,10 @@ def test_expand_intervals_passes_an_interval_without_arrays_unchanged() -> None:
     ]
 
 
-def test_expand_intervals_keeps_the_source_tag() -> None:
-    interval = ev("interval", None, 220, 1, join=["b"]).replace(source="resync")
+def test_expand_intervals_tags_its_events() -> None:
+    interval = ev("interval", None, 220, 1, join=["b"])
     [message] = run(on_next(220, interval), operators=(expand_intervals(),))
-    assert message.value.value.source == "resync"
+    assert message.value.value.source == "interval"
 
 
 def test_expanded_events_build_the_same_roster() -> None:
@@ -127,6 +127,8 @@ def test_expanded_events_build_the_same_roster() -> None:
     expanded = run(*events, operators=(expand_intervals(), to_roster(ROOM)))
     assert direct[-1] == expanded[-1]
     assert direct[-1].value.value.uuids == {"a"}
+    # The interval's join of "a" (present already) keeps a's state either way.
+    assert dict(direct[-1].value.value["a"].state) == {"s": 1}
 
 
 # -- roster_diffs --------------------------------------------------------------------------

@@ -81,15 +81,16 @@ def test_state_change_replaces_the_state_and_adds_an_unknown_uuid() -> None:
     ]
 
 
-def test_a_join_without_state_keeps_the_known_state() -> None:
+def test_a_join_states_the_whole_state() -> None:
+    # A join carries the uuid's state; one without state leaves the member without one.
     assert run(
         on_next(210, ev("join", "a", 210, 1, state={"mood": "ok"})),
         on_next(220, ev("join", "a", 220, 1)),
         on_next(230, ev("join", "b", 230, 2)),
     ) == [
         on_next(210, roster(1, member("a", 210, state={"mood": "ok"}))),
-        on_next(220, roster(1, member("a", 210, 220, state={"mood": "ok"}))),
-        on_next(230, roster(2, member("a", 210, 220, state={"mood": "ok"}), member("b", 230))),
+        on_next(220, roster(1, member("a", 210, 220))),
+        on_next(230, roster(2, member("a", 210, 220), member("b", 230))),
     ]
 
 

@@ -4,9 +4,8 @@ A server history of joins, leaves and state changes is generated. The client mis
 some events before it asks for a snapshot (an outage), the request is sent, then the
 remaining events are delivered, some before the answer arrives and some after; the
 server took the snapshot anywhere after the request was sent. Once everything is
-delivered the roster's members must equal the server's, their states too after at most
-one more snapshot, and the roster's diffs must tell a consistent story (nobody joins
-twice without leaving in between).
+delivered the roster must equal the server's final state, and the roster's diffs must
+tell a consistent story (nobody joins twice without leaving in between).
 """
 
 from __future__ import annotations
@@ -95,16 +94,6 @@ def test_fold_converges_to_the_truth(data: Any, ops: list[tuple[str, str, Any]])
             deliver(i)
 
         final = rig.current()
-        assert set(final.uuids) == set(tables[n])
-        if members(final) != tables[n]:
-            # Known limit: a join without state keeps the state already known, so a
-            # rejoin after a missed leave, newer than the snapshot, keeps the old state
-            # until the next snapshot corrects it. Membership is exact at once.
-            rig.advance(5.0)
-            rig.hub.resync("room")
-            rig.advance(0.5)
-            rig.here_now.respond(page=rxp.HereNowPage(len(tables[n]), dict(tables[n])))
-            final = rig.current()
         assert members(final) == tables[n]
         assert final.occupancy == len(tables[n])
         assert final.synced_at is not None
