@@ -160,7 +160,7 @@ class PresenceEvent(_Fields):
             _uuids("leave", leave),
             _uuids("timeout", timeout),
             bool(here_now_refresh),
-            source if isinstance(source, str) else str(source),
+            _source(source),
         )
         return tuple.__new__(cls, fields)
 
@@ -307,7 +307,7 @@ class PresenceEvent(_Fields):
             _uuids("leave", data.get("leave")),
             _uuids("timeout", data.get("timeout")),
             _bool("here_now_refresh", data.get("here_now_refresh", False)),
-            _opt_str("source", data.get("source", "live")) or "live",
+            data.get("source", "live"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -338,6 +338,12 @@ class PresenceEvent(_Fields):
 
 _COUNT_NAMES = frozenset({"occupancy", "timestamp", "timetoken"})
 _COUNTS = [(i, name) for i, name in enumerate(_Fields._fields) if name in _COUNT_NAMES]
+
+
+def _source(value: object) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise _fail("source", "a non-empty string", value)
 
 
 def _bool(field: str, value: object) -> bool:
