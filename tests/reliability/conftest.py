@@ -13,15 +13,12 @@ the run, so every run shows what it held (``-s`` is not needed).
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
-import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
+import polling
 import pytest
+from polling import WaitFor
 
 DEFAULT_LOAD_SECONDS = 10.0
 DEFAULT_SOAK_EVENTS = 1_000_000
@@ -146,19 +143,10 @@ def _fmt(value: Any) -> str:
 
 # -- waiting and cleanup --------------------------------------------------------------------
 
-WaitFor = Callable[..., Any]
-
 
 def _wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.01)
+    return polling.wait_for(predicate, timeout, message)
 
 
 @pytest.fixture
@@ -167,28 +155,8 @@ def wait_for() -> WaitFor:
     return _wait_for
 
 
-@contextmanager
-def _no_leaked_threads(grace: float) -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + grace
-    while True:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not leaked:
-            return
-        if time.monotonic() > deadline:
-            frames = sys._current_frames()
-            stacks = "\n".join(
-                f"--- {t.name}\n" + "".join(traceback.format_stack(frames[t.ident]))
-                for t in leaked
-                if t.ident in frames
-            )
-            raise AssertionError(f"threads left running: {[t.name for t in leaked]}\n{stacks}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def no_leaked_threads() -> Iterator[None]:
     """Fail the test if threads it started are still alive 10 s after it ends."""
-    with _no_leaked_threads(10.0):
+    with polling.no_leaked_threads(10.0):
         yield
