@@ -9,12 +9,13 @@ out-of-order timetokens.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex.subject import Subject
+from roster_model import ChannelModel
+from roster_model import plain_state as _plain
 
 from rxpresence import PresenceEvent, Roster
 from rxpresence.operators import expand_intervals, to_roster
@@ -24,52 +25,12 @@ UUIDS = ["a", "b", "c", "d"]
 STATES: list[dict[str, Any] | None] = [None, {"s": 1}, {"s": 2}]
 
 
-class Model:
-    def __init__(self) -> None:
-        self.members: dict[str, tuple[Mapping[str, Any] | None, int]] = {}
-        self.gone: dict[str, int] = {}
-        self.occupancy = 0
-        self.timetoken = 0
-
-    def view(self) -> tuple[dict[str, Any], int]:
-        return {u: _plain(s) for u, (s, _) in self.members.items()}, self.occupancy
+class Model(ChannelModel):
+    """The shared reference model, for the one channel these sequences are about."""
 
     def apply(self, e: PresenceEvent) -> None:
-        if e.channel != ROOM:
-            return
-        tt = e.timetoken
-        if tt >= self.timetoken:
-            self.timetoken, self.occupancy = tt, e.occupancy
-        if e.action == "interval":
-            for u in e.join:
-                self._arrive(u, tt, None, keep_state=True)
-            for u in (*e.leave, *e.timeout):
-                self._depart(u, tt)
-        elif e.action in ("join", "state-change"):
-            self._arrive(e.uuid or "", tt, e.state, keep_state=False)
-        else:
-            self._depart(e.uuid or "", tt)
-
-    def _arrive(self, u: str, tt: int, state: Any, *, keep_state: bool) -> None:
-        current = self.members.get(u)
-        if current is None:
-            if tt >= self.gone.get(u, -1):
-                self.members[u] = (state, tt)
-        elif tt >= current[1]:
-            self.members[u] = (current[0] if keep_state and state is None else state, tt)
-
-    def _depart(self, u: str, tt: int) -> None:
-        current = self.members.get(u)
-        if current is not None and tt >= current[1]:
-            del self.members[u]
-            self.gone[u] = tt
-        elif current is None:
-            # A departure of an unknown uuid still orders later events.
-            self.gone[u] = max(self.gone.get(u, -1), tt)
-
-
-def _plain(state: Mapping[str, Any] | None) -> Any:
-    return None if state is None else dict(state)
+        if e.channel == ROOM:
+            super().apply(e)
 
 
 def _view(roster: Roster) -> tuple[dict[str, Any], int]:
