@@ -35,12 +35,14 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import polling
 import pytest
+from loop_thread import Loop
 from pubnub.enums import PNReconnectionPolicy
 from pubnub.pubnub import PubNub
 from pubnub.pubnub_asyncio import PubNubAsyncio
@@ -90,39 +92,8 @@ class Tally:
 
 
 def _wait_for(predicate: Callable[[], T], timeout: float, message: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.05)
-
-
-class Loop:
-    """An asyncio event loop running in a thread of its own."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="asyncio-clients")
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        async def cancel_the_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        with suppress(Exception):
-            self.run(cancel_the_rest(), timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+    result: T = polling.wait_for(predicate, timeout, message, every=0.05)
+    return result
 
 
 # -- the drivers --------------------------------------------------------------------------

@@ -25,12 +25,14 @@ import gc
 import re
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any, TypeVar
 
+import polling
 import pytest
 from helpers import FakePubNub, sdk_event
+from loop_thread import Loop
 from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
 from pubnub.models.consumer.common import PNStatus
 from pubnub.pubnub import PubNub
@@ -57,45 +59,8 @@ _SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
 
 
 def _wait_for(predicate: Callable[[], T], timeout: float, message: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.05)
-
-
-class Loop:
-    """An asyncio event loop running in a thread of its own."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="asyncio-clients")
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], T]) -> T:
-        async def call() -> T:
-            return fn()
-
-        return self.run(call())
-
-    def close(self) -> None:
-        async def cancel_the_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        with suppress(Exception):
-            self.run(cancel_the_rest(), timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+    result: T = polling.wait_for(predicate, timeout, message, every=0.05)
+    return result
 
 
 def _members(roster: rxp.Roster) -> dict[str, Any]:
