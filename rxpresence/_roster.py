@@ -135,26 +135,32 @@ class Roster:
 
     @property
     def channel(self) -> str:
+        """The channel this roster describes."""
         return self._meta.channel
 
     @property
     def members(self) -> Mapping[str, Member]:
+        """Read-only mapping uuid -> Member."""
         return self._members
 
     @property
     def occupancy(self) -> int:
+        """The occupancy PubNub last reported (the member count until then)."""
         return self._occupancy
 
     @property
     def timetoken(self) -> int:
+        """Timetoken of the newest event applied."""
         return self._timetoken
 
     @property
     def synced_at(self) -> int | None:
+        """Timetoken of the last here-now snapshot folded in, or None if never synced."""
         return self._meta.synced_at
 
     @property
     def stale_since(self) -> float | None:
+        """Unix seconds since which the connection is down, or None."""
         return self._meta.stale_since
 
     @property

@@ -116,14 +116,17 @@ class UserRoster:
 
     @property
     def channel(self) -> str:
+        """The channel of the underlying roster."""
         return self._roster.channel
 
     @property
     def users(self) -> Mapping[str, User]:
+        """Read-only mapping user id -> User."""
         return self._users
 
     @property
     def roster(self) -> Roster:
+        """The uuid roster these users were grouped from."""
         return self._roster
 
     @property

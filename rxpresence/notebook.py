@@ -183,6 +183,7 @@ class LiveView(abc.DisposableBase):
 
     @property
     def latest(self) -> Any:
+        """The last value received, or None before the first."""
         return None if self._latest is _NOTHING else self._latest
 
     def _draw(self, status: str = "", failed: bool = False) -> None:
