@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contenders
-from workload import CHANNEL, TT0, Capture, NoopListener, Workload, feed_body, sdk_worker, uuid_of
+from workload import (
+    CHANNEL,
+    TT0,
+    Capture,
+    NoopListener,
+    Workload,
+    feed_body,
+    feed_body_queued,
+    sdk_worker,
+    uuid_of,
+)
 
 import rxpresence as rxp
 
@@ -43,11 +53,16 @@ def time_events(contender: contenders.Contender, events: list[Any]) -> float:
     return time.perf_counter() - start
 
 
-def time_bodies(worker: Any, bodies: list[bytes]) -> float:
-    """Seconds for the SDK to parse ``bodies`` and hand every message to ``worker``."""
+def time_bodies(worker: Any, bodies: list[bytes], *, queued: bool = True) -> float:
+    """Seconds for the SDK to parse ``bodies`` and hand every message to ``worker``.
+
+    ``queued``: through the worker's queue, as in a client; else straight from the
+    parsed envelope to the worker (the parsing alone).
+    """
+    feed = feed_body_queued if queued else feed_body
     start = time.perf_counter()
     for body in bodies:
-        feed_body(worker, body)
+        feed(worker, body)
     return time.perf_counter() - start
 
 
@@ -125,19 +140,20 @@ def measure_size(
         finals = {name: built[name].result() for name in names if name != "grace"} if r == 0 else {}
         del built, streams
 
-        sdk, rx = _time_sdk_chain(prefill, bodies, finals if r == 0 else None)
+        chain = _time_sdk_chain(prefill, bodies, finals if r == 0 else None)
         n = len(work.stream)
         for name in names:
             count = naive_events if name == "naive" else n
             result.add(result.per_event, name, spent[name] / count)
-        result.add(result.per_event, "sdk", sdk / n)
-        result.add(result.per_event, "sdk+rx", rx / n)
+        for name, seconds in chain.items():
+            result.add(result.per_event, name, seconds / n)
         f1 = spent["f1"]
         for name in ("store", "hub", "hub3", "grace"):
             result.add(result.ratios, name, spent[name] / f1)
         result.add(result.ratios, "naive", spent["naive"] / naive_f1)
         result.add(result.ratios, "hub3/hub", spent["hub3"] / spent["hub"])
-        result.add(result.ratios, "sdk+rx/sdk", rx / sdk)
+        result.add(result.ratios, "sdk+rx/sdk", chain["sdk+rx"] / chain["sdk"])
+        result.add(result.ratios, "parse+rx/parse", chain["parse+rx"] / chain["parse"])
         if r == 0:
             result.mismatches = _check_agreement(work, prefill, finals, naive_events)
     return result
@@ -147,22 +163,31 @@ def _time_sdk_chain(
     prefill: list[Any],
     bodies: list[bytes],
     finals: dict[str, dict[str, Any]] | None,
-) -> tuple[float, float]:
-    """Seconds for the SDK alone and with rxpresence, taking turns on slices."""
-    alone = sdk_worker(NoopListener())
+) -> dict[str, float]:
+    """Seconds for the SDK alone and with rxpresence, taking turns on slices.
+
+    Keys: ``sdk`` and ``sdk+rx`` through the worker's queue (the path of a client),
+    ``parse`` and ``parse+rx`` without it (the parsing alone, for orientation).
+    """
     attached = contenders.hub(prefill)
-    with_rx = sdk_worker(attached.presence.__self__)  # the hub's own listener object
-    workers = [("sdk", alone), ("sdk+rx", with_rx)]
-    spent = {"sdk": 0.0, "sdk+rx": 0.0}
+    parsed = contenders.hub(prefill)
+    runs = [
+        ("sdk", sdk_worker(NoopListener()), True),
+        ("sdk+rx", sdk_worker(attached.presence.__self__), True),  # the hub's listener
+        ("parse", sdk_worker(NoopListener()), False),
+        ("parse+rx", sdk_worker(parsed.presence.__self__), False),
+    ]
+    spent = dict.fromkeys((name for name, _, _ in runs), 0.0)
     per = max(1, CHUNK // 100)
     gc.collect()
     for k, start in enumerate(range(0, len(bodies), per)):
-        for name, worker in workers if k % 2 == 0 else workers[::-1]:
+        shift = k % len(runs)
+        for name, worker, queued in runs[shift:] + runs[:shift]:
             gc.collect(0)
-            spent[name] += time_bodies(worker, bodies[start : start + per])
+            spent[name] += time_bodies(worker, bodies[start : start + per], queued=queued)
     if finals is not None:
         finals["sdk+rx"] = attached.result()
-    return spent["sdk"], spent["sdk+rx"]
+    return spent
 
 
 def _check_agreement(
@@ -246,12 +271,11 @@ def measure_memory(size: int) -> MemoryResult:
         roster = streams.current(CHANNEL)
         assert len(roster) == size, len(roster)
         per_member = (after - before) / size
-        member = roster[uuid_of(size // 2)]
+        uuid = uuid_of(size // 2)
+        entry = roster._entries[uuid]  # a packed int: timetoken << 32 | joined_at
         breakdown = {
-            "uuid string": float(sys.getsizeof(member.uuid)),
-            "Member record": float(sys.getsizeof(member)),
-            "timetoken int": float(sys.getsizeof(member.timetoken)),
-            "joined_at int (shared per second)": sys.getsizeof(member.joined_at) / 1_000,
+            "uuid string": float(sys.getsizeof(roster[uuid].uuid)),
+            "entry (timetoken and joined_at packed in one int)": float(sys.getsizeof(entry)),
         }
         breakdown["trie entry (the rest)"] = per_member - sum(breakdown.values())
 

@@ -179,3 +179,23 @@ def feed_body(worker: NativeSubscribeMessageWorker, body: bytes) -> None:
     process = worker._process_incoming_payload
     for message in envelope.messages:
         process(message)
+
+
+def feed_body_queued(worker: NativeSubscribeMessageWorker, body: bytes) -> None:
+    """:func:`feed_body` with the SDK's queue between its two threads, as a client runs.
+
+    The subscription manager puts each message of a response on the worker's
+    ``queue.Queue``; the worker's ``_take_message`` loop gets it, processes it and
+    calls ``task_done``. Here both sides run on one thread (all puts, then all gets),
+    so the queue never blocks and no thread switch is counted.
+    """
+    envelope = SubscribeEnvelope.from_json(json.loads(body))
+    box = worker._queue
+    for message in envelope.messages:
+        box.put(message)
+    process = worker._process_incoming_payload
+    for _ in envelope.messages:
+        message = box.get(True, 1)
+        if message is not None:
+            process(message)
+        box.task_done()

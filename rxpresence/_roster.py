@@ -2,18 +2,24 @@
 
 ``Roster.apply(event)`` is the whole presence state machine: it never mutates, and it
 returns ``self`` when an event changes nothing, so ``new is old`` is a cheap "no change"
-test. Members live in an ``immutables.Map`` (a hash array mapped trie): one update costs
+test. Entries live in an ``immutables.Map`` (a hash array mapped trie): one update costs
 O(log n) and shares everything else with the previous snapshot.
 
-Ordering: each member carries the timetoken of the last event applied to it, and recent
-departures are remembered in two generations of tombstones, so an event older than the
-last one applied for its uuid is ignored and an exact duplicate changes nothing.
+Ordering: each member carries the timetoken of the last event applied to it, and
+recent departures stay in the map as tombstones (then in an older generation), so an
+event older than the last one applied for its uuid is ignored and an exact duplicate
+changes nothing.
+
+Encoding, for speed and memory (one map write per event, no record per member): an
+entry is an int ``timetoken << 32 | joined_at`` for a member without state, a
+:class:`Member` for one with state, or ``~timetoken`` (negative) for a departure.
+:attr:`Roster.members` decodes on access.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import immutables
 
@@ -22,18 +28,13 @@ from ._event import INTERVAL_SOURCE, Action, PresenceEvent
 __all__ = ["Member", "Roster", "RosterDiff"]
 
 _JOIN = Action.JOIN
-_LEAVE = Action.LEAVE
-_TIMEOUT = Action.TIMEOUT
 _STATE = Action.STATE_CHANGE
 _INTERVAL = Action.INTERVAL
 _FROM_INTERVAL = INTERVAL_SOURCE
-_EMPTY_MAP: immutables.Map[str, Any] = immutables.Map()
 _TOMBSTONE_MIN = 1024
+_LOW = (1 << 32) - 1  # joined_at bits of a packed entry
 _new_member = tuple.__new__  # skips NamedTuple's keyword handling on the hot path
 _new_roster = object.__new__
-# The joined_at of the last member created: equal timestamps reuse one int object.
-# Shared by all rosters and threads; a lost race only means one unshared int.
-_last_timestamp: list[int] = [0]
 
 
 class Member(NamedTuple):
@@ -74,11 +75,90 @@ class RosterDiff(NamedTuple):
         return diff_html(self)
 
 
+# An entry of the map: packed int (present, no state), Member, or ~timetoken (departed).
+_Entry: TypeAlias = int | Member
+_EMPTY_MAP: immutables.Map[str, Any] = immutables.Map()
+
+
+def _pack(uuid: str, state: Mapping[str, Any] | None, joined_at: int, tt: int) -> _Entry:
+    """The canonical entry of a present member (packed whenever the fields allow)."""
+    if state is None and type(joined_at) is int and type(tt) is int:
+        if 0 <= joined_at <= _LOW and tt >= 0:
+            return (tt << 32) | joined_at
+    return _new_member(Member, (uuid, state, joined_at, tt))
+
+
+def _decode(uuid: str, entry: _Entry) -> Member | None:
+    """The member an entry stands for, or None for a departure."""
+    if type(entry) is int:
+        if entry < 0:
+            return None
+        return _new_member(Member, (uuid, None, entry & _LOW, entry >> 32))
+    return entry  # type: ignore[return-value]
+
+
+def _present(entry: _Entry) -> bool:
+    return type(entry) is not int or entry >= 0
+
+
+def _last_tt(entry: _Entry) -> int:
+    """Timetoken of the last event applied to the entry's uuid."""
+    if type(entry) is int:
+        return ~entry if entry < 0 else entry >> 32
+    return entry[3]  # type: ignore[index]
+
+
 class _Meta(NamedTuple):
     channel: str
-    gone_old: immutables.Map[str, int]
+    gone_old: immutables.Map[str, int]  # the older generation of departures
     synced_at: int | None
     stale_since: float | None
+
+
+class _Members(Mapping[str, Member]):
+    """Read-only view uuid -> Member of one snapshot (departures hidden)."""
+
+    __slots__ = ("_count", "_entries")
+
+    def __init__(self, entries: immutables.Map[str, _Entry], count: int) -> None:
+        self._entries = entries
+        self._count = count
+
+    def __getitem__(self, uuid: str) -> Member:
+        member = _decode(uuid, self._entries[uuid])
+        if member is None:
+            raise KeyError(uuid)
+        return member
+
+    def get(self, uuid: str, default: Any = None) -> Any:
+        entry = self._entries.get(uuid)
+        member = None if entry is None else _decode(uuid, entry)
+        return default if member is None else member
+
+    def __contains__(self, uuid: object) -> bool:
+        entry = self._entries.get(uuid)  # type: ignore[call-overload]
+        return entry is not None and _present(entry)
+
+    def __iter__(self) -> Iterator[str]:
+        return (uuid for uuid, entry in self._entries.items() if _present(entry))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def values(self) -> Iterator[Member]:  # type: ignore[override]
+        """The members (decoded while iterating)."""
+        for uuid, entry in self._entries.items():
+            member = _decode(uuid, entry)
+            if member is not None:
+                yield member
+
+    def items(self) -> Iterator[tuple[str, Member]]:  # type: ignore[override]
+        """(uuid, member) pairs."""
+        for member in self.values():
+            yield member[0], member
+
+    def __repr__(self) -> str:
+        return f"<members of a roster: {self._count}>"
 
 
 class Roster:
@@ -98,12 +178,12 @@ class Roster:
 
     # Fields that change on almost every event get their own slot; the rest share one
     # tuple, so a new snapshot costs five slot stores.
-    __slots__ = ("_gone", "_members", "_meta", "_occupancy", "_timetoken")
+    __slots__ = ("_count", "_entries", "_meta", "_occupancy", "_timetoken")
 
-    _members: immutables.Map[str, Member]
+    _entries: immutables.Map[str, _Entry]
+    _count: int
     _occupancy: int
     _timetoken: int
-    _gone: immutables.Map[str, int]
     _meta: _Meta
 
     def __init__(
@@ -118,17 +198,17 @@ class Roster:
         if not isinstance(channel, str) or not channel:
             raise ValueError(f"channel must be a non-empty string, got {channel!r}")
         items = members.values() if isinstance(members, Mapping) else members
-        built: dict[str, Member] = {}
+        built: dict[str, _Entry] = {}
         for m in items:
             if not isinstance(m, Member):
                 raise TypeError(f"members must be Member values, got {m!r}")
-            built[m.uuid] = m
+            built[m.uuid] = _pack(*m)
         if occupancy is not None and (type(occupancy) is not int or occupancy < 0):
             raise ValueError(f"occupancy must be an int >= 0, got {occupancy!r}")
-        self._members = immutables.Map(built)
+        self._entries = immutables.Map(built)
+        self._count = len(built)
         self._occupancy = len(built) if occupancy is None else occupancy
         self._timetoken = timetoken
-        self._gone = _EMPTY_MAP
         self._meta = _Meta(channel, _EMPTY_MAP, synced_at, None)
 
     # -- read-only view -------------------------------------------------------------
@@ -141,7 +221,7 @@ class Roster:
     @property
     def members(self) -> Mapping[str, Member]:
         """Read-only mapping uuid -> Member."""
-        return self._members
+        return _Members(self._entries, self._count)
 
     @property
     def occupancy(self) -> int:
@@ -171,38 +251,55 @@ class Roster:
     @property
     def uuids(self) -> frozenset[str]:
         """The uuids present."""
-        return frozenset(self._members.keys())
+        return frozenset(uuid for uuid, entry in self._entries.items() if _present(entry))
 
     def __len__(self) -> int:
-        return len(self._members)
+        return self._count
 
     def __contains__(self, uuid: object) -> bool:
-        return uuid in self._members
+        entry = self._entries.get(uuid)  # type: ignore[call-overload]
+        return entry is not None and _present(entry)
 
     def __iter__(self) -> Iterator[Member]:
-        return iter(self._members.values())
+        return _Members(self._entries, self._count).values()
 
     def __getitem__(self, uuid: str) -> Member:
-        return self._members[uuid]
+        member = _decode(uuid, self._entries[uuid])
+        if member is None:
+            raise KeyError(uuid)
+        return member
 
     def get(self, uuid: str) -> Member | None:
         """The member with this uuid, or None."""
-        return self._members.get(uuid)
+        entry = self._entries.get(uuid)
+        return None if entry is None else _decode(uuid, entry)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Roster):
             return NotImplemented
-        return (
-            self._meta.channel == other._meta.channel
-            and self._occupancy == other._occupancy
-            and self._members == other._members
-        )
+        if (
+            self._meta.channel != other._meta.channel
+            or self._occupancy != other._occupancy
+            or self._count != other._count
+        ):
+            return False
+        if self._entries is other._entries:
+            return True
+        theirs = other._entries
+        for uuid, entry in self._entries.items():
+            if _present(entry):
+                their = theirs.get(uuid)
+                if their is None:
+                    return False
+                if their != entry and _decode(uuid, their) != _decode(uuid, entry):
+                    return False
+        return True
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        shown = ", ".join(sorted(self._members.keys())[:8])
-        more = "" if len(self._members) <= 8 else f", ... ({len(self._members)} in all)"
+        shown = ", ".join(sorted(self.uuids)[:8])
+        more = "" if self._count <= 8 else f", ... ({self._count} in all)"
         stale = ", stale" if self.stale else ""
         return f"Roster({self.channel!r}, occupancy={self._occupancy}, [{shown}{more}]{stale})"
 
@@ -215,31 +312,40 @@ class Roster:
 
     def _with(
         self,
-        members: immutables.Map[str, Member],
+        entries: immutables.Map[str, _Entry],
+        count: int,
         occupancy: int,
         timetoken: int,
-        gone: immutables.Map[str, int] | None = None,
     ) -> Roster:
         new = _new_roster(Roster)
-        new._members = members
+        new._meta = self._meta
+        # Two generations keep tombstones bounded without scanning for old ones.
+        if len(entries) > count + _TOMBSTONE_MIN and len(entries) > 2 * count:
+            entries = new._rotate(entries)
+        new._entries = entries
+        new._count = count
         new._occupancy = occupancy
         new._timetoken = timetoken
-        meta = self._meta
-        if gone is None:
-            gone = self._gone
-        elif len(gone) > _TOMBSTONE_MIN and len(gone) > len(members):
-            # Two generations keep tombstones bounded without scanning for old ones.
-            meta = meta._replace(gone_old=gone)
-            gone = _EMPTY_MAP
-        new._gone = gone
-        new._meta = meta
         return new
 
-    def _departed_at(self, uuid: str) -> int:
-        tt = self._gone.get(uuid)
-        if tt is None:
-            tt = self._meta.gone_old.get(uuid, -1)
-        return tt
+    def _rotate(self, entries: immutables.Map[str, _Entry]) -> immutables.Map[str, _Entry]:
+        """Move the departures to the older generation (dropping the older one)."""
+        kept: dict[str, _Entry] = {}
+        gone: dict[str, int] = {}
+        for uuid, entry in entries.items():
+            if type(entry) is int and entry < 0:
+                gone[uuid] = ~entry
+            else:
+                kept[uuid] = entry
+        self._meta = self._meta._replace(gone_old=immutables.Map(gone))
+        return immutables.Map(kept)
+
+    def _departed_at(self, uuid: str, entry: _Entry | None) -> int:
+        """Timetoken of the last departure known for an absent uuid, or -1."""
+        if entry is not None:
+            return ~entry  # type: ignore[operator]
+        gone_old = self._meta.gone_old
+        return gone_old.get(uuid, -1) if gone_old else -1
 
     def apply(self, event: PresenceEvent) -> Roster:
         """Fold one event into the roster and return the new snapshot.
@@ -258,7 +364,7 @@ class Roster:
             return self
         if state is None and action is _JOIN and event[12] == _FROM_INTERVAL:
             # An interval array's join never carries state: keep the one known.
-            current = self._members.get(uuid)  # type: ignore[arg-type]
+            current = self.get(uuid)  # type: ignore[arg-type]
             if current is not None:
                 state = current[1]
         if action is _INTERVAL:
@@ -280,101 +386,134 @@ class Roster:
         """``apply`` for one validated non-interval event of this channel.
 
         The hub calls this directly with fields it has already checked, so the common
-        event costs one Python frame; snapshots and members are built inline for the
-        same reason.
+        event costs one Python frame, one map lookup and one map write; snapshots and
+        entries are built inline for the same reason.
         """
+        arrives = action is _JOIN or action is _STATE
         timetoken = self._timetoken
         if tt >= timetoken:
             timetoken = tt
         else:
             occupancy = self._occupancy
-        members = self._members
-        current = members.get(uuid)
-        if action is _JOIN or action is _STATE:
-            if current is None:
-                departed = self._gone.get(uuid)
-                if departed is None:
-                    departed = self._meta.gone_old.get(uuid, -1)
-                if tt < departed:
-                    return self._only_occupancy(occupancy, timetoken)
-                # Members that join in the same second share one int for joined_at.
-                if timestamp == _last_timestamp[0]:
-                    timestamp = _last_timestamp[0]
+        entries = self._entries
+        count = self._count
+        # The last timetoken seen for the uuid, and joined_at if present (else -1).
+        # ``in`` then ``[]``: both cheaper than the bound-method call of ``get``.
+        if uuid in entries:
+            entry = entries[uuid]
+            if type(entry) is int:
+                if entry < 0:
+                    last = ~entry
+                    joined = -1
                 else:
-                    _last_timestamp[0] = timestamp
-                member = _new_member(Member, (uuid, state, timestamp, tt))
+                    last = entry >> 32
+                    joined = entry & _LOW
+                    if tt == last and arrives and state is None:  # an exact duplicate
+                        return self._only_occupancy(occupancy, timetoken)
             else:
-                if tt < current[3]:
+                last = entry[3]  # type: ignore[index]
+                joined = entry[2]  # type: ignore[index]
+                if tt == last and arrives and state == entry[1]:  # type: ignore[index]
                     return self._only_occupancy(occupancy, timetoken)
-                if tt == current[3] and state == current[1]:
-                    return self._only_occupancy(occupancy, timetoken)
-                member = _new_member(Member, (uuid, state, current[2], tt))
-            new = _new_roster(Roster)
-            new._members = members.set(uuid, member)
-            new._occupancy = occupancy
-            new._timetoken = timetoken
-            new._gone = self._gone
-            new._meta = self._meta
-            return new
-        # leave / timeout
-        if current is None:
-            if tt > self._departed_at(uuid):
-                # Remember it: a join older than this departure may still arrive.
-                return self._with(members, occupancy, timetoken, self._gone.set(uuid, tt))
+        else:
+            gone_old = self._meta.gone_old
+            last = gone_old.get(uuid, -1) if gone_old else -1
+            joined = -1
+        if tt < last:  # older than the last event applied for this uuid
             return self._only_occupancy(occupancy, timetoken)
-        if tt < current[3]:
-            return self._only_occupancy(occupancy, timetoken)
-        return self._with(members.delete(uuid), occupancy, timetoken, self._gone.set(uuid, tt))
+        value: _Entry
+        if arrives:
+            if joined == -1:
+                joined = timestamp
+                count += 1
+            if state is None and type(joined) is int and 0 <= joined <= _LOW:
+                value = (tt << 32) | joined
+            else:
+                value = _new_member(Member, (uuid, state, joined, tt))
+        elif joined == -1:
+            if tt == last:  # this departure is already known
+                return self._only_occupancy(occupancy, timetoken)
+            value = ~tt  # remember it: a join older than this departure may still arrive
+        else:
+            count -= 1
+            value = ~tt
+        new = _new_roster(Roster)
+        new._meta = self._meta
+        new._entries = entries = entries.set(uuid, value)
+        if not arrives and len(entries) > count + _TOMBSTONE_MIN and len(entries) > 2 * count:
+            new._entries = new._rotate(entries)
+        new._count = count
+        new._occupancy = occupancy
+        new._timetoken = timetoken
+        return new
 
     def _only_occupancy(self, occupancy: int, timetoken: int) -> Roster:
         if occupancy == self._occupancy and timetoken == self._timetoken:
             return self
-        return self._with(self._members, occupancy, timetoken)
+        new = _new_roster(Roster)
+        new._entries = self._entries
+        new._count = self._count
+        new._occupancy = occupancy
+        new._timetoken = timetoken
+        new._meta = self._meta
+        return new
 
     def _apply_interval(self, event: PresenceEvent, occupancy: int, timetoken: int) -> Roster:
         tt = event.timetoken
         timestamp = event.timestamp
-        changed = tombstoned = False
-        with self._members.mutate() as members, self._gone.mutate() as gone:
+        count = self._count
+        changed = False
+        with self._entries.mutate() as entries:
             for uuid in event.join:
-                current = members.get(uuid)
-                if current is None:
-                    if tt >= self._departed_at(uuid):
-                        members.set(uuid, Member(uuid, None, timestamp, tt))
+                entry = entries.get(uuid)
+                if entry is None or not _present(entry):
+                    if tt >= self._departed_at(uuid, entry):
+                        entries.set(uuid, _pack(uuid, None, timestamp, tt))
+                        count += 1
                         changed = True
-                elif tt > current.timetoken:
-                    members.set(uuid, current._replace(timetoken=tt))
+                elif tt > _last_tt(entry):
+                    member: Member = _decode(uuid, entry)  # type: ignore[assignment]
+                    entries.set(uuid, _pack(uuid, member.state, member.joined_at, tt))
                     changed = True
             for uuid in (*event.leave, *event.timeout):
-                current = members.get(uuid)
-                if current is not None and tt >= current.timetoken:
-                    del members[uuid]
-                    gone.set(uuid, tt)
+                entry = entries.get(uuid)
+                if entry is not None and _present(entry):
+                    if tt >= _last_tt(entry):
+                        entries.set(uuid, ~tt)
+                        count -= 1
+                        changed = True
+                elif tt > self._departed_at(uuid, entry):
+                    entries.set(uuid, ~tt)
                     changed = True
-                elif current is None and tt > self._departed_at(uuid):
-                    gone.set(uuid, tt)
-                    tombstoned = True
-            new_members = members.finish()
-            new_gone = gone.finish()
+            new_entries = entries.finish()
         if not changed:
-            if tombstoned:
-                return self._with(self._members, occupancy, timetoken, new_gone)
             return self._only_occupancy(occupancy, timetoken)
-        return self._with(new_members, occupancy, timetoken, new_gone)
+        return self._with(new_entries, count, occupancy, timetoken)
 
     # -- snapshots ------------------------------------------------------------------
 
     def diff(self, newer: Roster) -> RosterDiff:
         """What changed from this snapshot to ``newer``."""
-        old, new = self._members, newer._members
+        old, new = self._entries, newer._entries
         if old is new:
             return RosterDiff()
-        joined = tuple(m for u, m in new.items() if u not in old)
-        left = tuple(m for u, m in old.items() if u not in new)
-        updated = tuple(
-            m for u, m in new.items() if (o := old.get(u)) is not None and o.state != m.state
-        )
-        return RosterDiff(joined, left, updated)
+        joined: list[Member] = []
+        updated: list[Member] = []
+        for uuid, entry in new.items():
+            member = _decode(uuid, entry)
+            if member is None:
+                continue
+            before = old.get(uuid)
+            if before is None or not _present(before):
+                joined.append(member)
+            elif before is not entry and _decode(uuid, before).state != member.state:  # type: ignore[union-attr]
+                updated.append(member)
+        left = [
+            member
+            for uuid, entry in old.items()
+            if (member := _decode(uuid, entry)) is not None and uuid not in newer
+        ]
+        return RosterDiff(tuple(joined), tuple(left), tuple(updated))
 
     def with_sync(
         self,
@@ -385,19 +524,28 @@ class Roster:
     ) -> Roster:
         """A snapshot replaced by a here-now result, marked synced and not stale.
 
-        Members whose state is unchanged keep their ``joined_at``.
+        Members whose state is unchanged keep their ``joined_at``; departures already
+        known stay remembered for ordering.
         """
-        old = self._members
-        merged: dict[str, Member] = {}
+        old = self._entries
+        merged: dict[str, _Entry] = {
+            uuid: entry for uuid, entry in old.items() if not _present(entry)
+        }
+        count = 0
         for m in members:
-            prev = old.get(m.uuid)
+            uuid = m.uuid
+            entry = old.get(uuid)
+            prev = None if entry is None else _decode(uuid, entry)
             if prev is not None and prev.state == m.state:
-                merged[m.uuid] = prev
+                value = entry
             elif prev is not None:
-                merged[m.uuid] = m._replace(joined_at=prev.joined_at)
+                value = _pack(uuid, m.state, prev.joined_at, m.timetoken)
             else:
-                merged[m.uuid] = m
-        new = self._with(immutables.Map(merged), occupancy, max(timetoken, self._timetoken))
+                value = _pack(*m)
+            if uuid not in merged or not _present(merged[uuid]):
+                count += 1
+            merged[uuid] = value  # type: ignore[assignment]
+        new = self._with(immutables.Map(merged), count, occupancy, max(timetoken, self._timetoken))
         new._meta = new._meta._replace(synced_at=timetoken, stale_since=None)
         return new
 
@@ -405,6 +553,8 @@ class Roster:
         """A copy marked stale since ``since`` (Unix seconds), or fresh with None."""
         if since == self._meta.stale_since:
             return self
-        new = self._with(self._members, self._occupancy, self._timetoken)
+        new = self._only_occupancy(self._occupancy, self._timetoken)
+        if new is self:
+            new = self._with(self._entries, self._count, self._occupancy, self._timetoken)
         new._meta = new._meta._replace(stale_since=since)
         return new

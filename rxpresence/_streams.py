@@ -213,7 +213,7 @@ class _HubListener(Listener):
             # Resync triggers (None without a here-now source). Only a count that
             # disagrees with the roster, or an alert (outage, drift streak), needs a look.
             watch = hub._watch
-            if watch is not None and (hub._sync_alert or new._occupancy != len(new._members)):
+            if watch is not None and (hub._sync_alert or new._occupancy != new._count):
                 watch(channel, new, None)
         except Exception as exc:  # must not reach the SDK's thread
             self._safe_report("listener", exc, presence)

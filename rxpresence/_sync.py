@@ -369,14 +369,14 @@ class SyncManager:
             if not (event.join or event.leave or event.timeout):
                 # No arrays: a dropped refresh flag, or PubNub's periodic no-change
                 # interval. Only a count that disagrees says membership changed.
-                if roster._occupancy != len(roster._members):
+                if roster._occupancy != roster._count:
                     self._trigger(track, settle=True)
                 return
             # An interval with deltas counts towards drift like any other event.
         limit = self._settings.drift_events
         if not limit or track.fetch is not None or not track.synced:
             return
-        if roster._occupancy != len(roster._members):
+        if roster._occupancy != roster._count:
             track.drift += 1
             if track.drift >= limit:
                 self._end_drift(track)
@@ -539,7 +539,7 @@ class SyncManager:
             events, new = self._differences(old, fetch, tt)
             # Live events newer than the snapshot carry the newer count.
             occupancy = fetch.occupancy if new.timetoken <= tt else new.occupancy
-            new = new.with_sync(new.members.values(), occupancy=occupancy, timetoken=tt)
+            new = new.with_sync(new, occupancy=occupancy, timetoken=tt)
             if not clears:
                 new = new.with_stale(old.stale_since)
             track.synced = True
@@ -602,7 +602,7 @@ class SyncManager:
         events: list[PresenceEvent] = []
         for event in candidates:
             applied = roster.apply(event)
-            if applied.members is not roster.members:
+            if applied._entries is not roster._entries:
                 events.append(event)
             roster = applied
         return events, roster
@@ -611,7 +611,7 @@ class SyncManager:
         old = graced.roster.value
         new = old
         if fetch.uuids:
-            new = old.with_sync(old._members.values(), occupancy=old._occupancy, timetoken=tt)
+            new = old.with_sync(old, occupancy=old._occupancy, timetoken=tt)
             if not clears:
                 new = new.with_stale(old.stale_since)
         elif clears:
@@ -655,7 +655,7 @@ class SyncManager:
         """The channels ``uuid`` is present on: at once, then each change."""
 
         def channels(rosters: immutables.Map[str, Roster]) -> frozenset[str]:
-            return frozenset(name for name, roster in rosters.items() if uuid in roster._members)
+            return frozenset(name for name, roster in rosters.items() if uuid in roster)
 
         return self.rosters().pipe(ops.map(channels), ops.distinct_until_changed())
 
@@ -686,9 +686,7 @@ class SyncManager:
 
     def own_channels(self, uuid: str) -> Iterable[str]:
         """Channels whose raw roster lists ``uuid``."""
-        return [
-            name for name, ch in self._hub._channels.items() if uuid in ch.roster.value._members
-        ]
+        return [name for name, ch in self._hub._channels.items() if uuid in ch.roster.value]
 
     def close(self) -> None:
         """Stop timers, ignore answers still in flight, close the source."""

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import immutables
 from reactivex import Observable, abc
 
-from ._roster import Member, Roster
+from ._roster import Member, Roster, _decode
 
 __all__ = ["User", "UserDiff", "UserKey", "UserRoster", "to_users"]
 
@@ -217,28 +217,32 @@ def _build(
     prev: UserRoster | None, roster: Roster, key: UserKey, report: _Report | None
 ) -> UserRoster:
     """The users of ``roster``, reusing ``prev`` (built from an earlier snapshot)."""
-    new_members = roster._members
+    new_entries = roster._entries
     if prev is None:
-        old_members: immutables.Map[str, Member] = immutables.Map()
+        old_entries: immutables.Map[str, Any] = immutables.Map()
         old_keys, old_users = _EMPTY_KEYS, _EMPTY_USERS
     else:
-        old_members, old_keys, old_users = prev._roster._members, prev._keys, prev._users
-        if old_members is new_members:
+        old_entries, old_keys, old_users = prev._roster._entries, prev._keys, prev._users
+        if old_entries is new_entries:
             return UserRoster._make(roster, old_users, old_keys)
+    # Members that are new or changed (entries are shared while unchanged).
+    fresh = [
+        member
+        for uuid, entry in new_entries.items()
+        if old_entries.get(uuid) is not entry and (member := _decode(uuid, entry)) is not None
+    ]
     touched: dict[str, None] = {}
     with old_keys.mutate() as keys:
-        for uuid in old_members.keys():
-            if uuid not in new_members:
+        for uuid in old_keys:
+            if uuid not in roster:
                 touched[keys[uuid]] = None
                 del keys[uuid]
-        for uuid, member in new_members.items():
-            if old_members.get(uuid) is member:
-                continue
+        for member in fresh:
             user_id = _key_of(key, member, report)
-            before = keys.get(uuid)
+            before = keys.get(member.uuid)
             if before is not None and before != user_id:
                 touched[before] = None
-            keys[uuid] = user_id
+            keys[member.uuid] = user_id
             touched[user_id] = None
         new_keys = keys.finish()
     if not touched:
@@ -249,14 +253,13 @@ def _build(
         user = old_users.get(user_id)
         if user is not None:
             candidates[user_id].update(m.uuid for m in user.devices)
-    for uuid, member in new_members.items():
-        if old_members.get(uuid) is not member:
-            candidates[new_keys[uuid]].add(uuid)
+    for member in fresh:
+        candidates[new_keys[member.uuid]].add(member.uuid)
     changed = False
     with old_users.mutate() as users:
         for user_id, uuids in candidates.items():
             devices = [
-                new_members[u] for u in uuids if u in new_members and new_keys.get(u) == user_id
+                m for u in uuids if new_keys.get(u) == user_id and (m := roster.get(u)) is not None
             ]
             if devices:
                 devices.sort(key=_device_order)

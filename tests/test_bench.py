@@ -178,7 +178,7 @@ def test_fused_listener_matches_from_sdk_then_push(
         assert got == want
         for channel in ("room", "hall"):
             a, b = fused.current(channel), general.current(channel)
-            assert (a, a.timetoken, a._gone, a._meta) == (b, b.timetoken, b._gone, b._meta)
+            assert (a, a.timetoken, a._entries, a._meta) == (b, b.timetoken, b._entries, b._meta)
             assert [tuple(m) for m in a] == [tuple(m) for m in b]
     finally:
         fused.close()

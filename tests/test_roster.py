@@ -234,3 +234,82 @@ def test_with_sync_and_with_stale() -> None:
     assert stale.stale and stale.stale_since == 1234.5
     assert stale.with_stale(1234.5) is stale
     assert not synced.stale
+
+
+# -- the encoding behind the snapshots ---------------------------------------------------
+
+
+def test_members_is_a_read_only_mapping_without_departures() -> None:
+    roster = fold(
+        ev("join", "a", 10, 1),
+        ev("join", "b", 20, 2, state={"s": 1}),
+        ev("join", "c", 30, 3),
+        ev("leave", "c", 40, 2),
+        ev("timeout", "ghost", 50, 2),
+    )
+    members = roster.members
+    assert len(members) == len(roster) == 2
+    assert sorted(members) == ["a", "b"]
+    assert "c" not in members and "ghost" not in members and "zed" not in members
+    assert members.get("c") is None and members.get("c", 7) == 7
+    with pytest.raises(KeyError):
+        members["c"]
+    with pytest.raises(KeyError):
+        roster["ghost"]
+    assert roster.get("c") is None
+    assert dict(members.items()) == {"a": roster["a"], "b": roster["b"]}
+    assert list(members.values()) == list(roster)
+    assert members == {"a": Member("a", None, 1, 10), "b": Member("b", {"s": 1}, 2, 20)}
+    assert roster.uuids == frozenset(members.keys()) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        Member("a", None, 0, 0),
+        Member("a", None, 1_700_000_000, 17_300_000_000_000_000),
+        Member("a", None, 2**32, 5),  # joined_at too large to pack
+        Member("a", None, -1, 5),
+        Member("a", {"s": 1}, 3, 5),
+    ],
+)
+def test_a_member_reads_back_exactly_as_it_was_given(member: Member) -> None:
+    roster = Roster(ROOM, [member])
+    assert roster["a"] == member
+    assert type(roster["a"].joined_at) is int and roster["a"].joined_at == member.joined_at
+    assert list(roster) == [member]
+    # ... and survives events that only move its timetoken.
+    later = member.timetoken + 10
+    moved = roster.apply(ev("interval", None, later, 1, join=["a"]))
+    assert moved["a"] == member._replace(timetoken=later)
+
+
+def test_rosters_compare_by_members_whatever_their_history() -> None:
+    direct = Roster(ROOM, [Member("a", None, 1, 10), Member("b", {"s": 1}, 2, 20)])
+    folded = fold(
+        ev("join", "a", 10, 2),
+        ev("join", "b", 20, 2, state={"s": 1}),
+        ev("join", "gone", 25, 3),
+        ev("leave", "gone", 30, 2),  # leaves a tombstone behind: not a member
+    )
+    assert folded == direct
+    assert folded != Roster(ROOM, [Member("a", None, 1, 10), Member("b", {"s": 2}, 2, 20)])
+    # A non-int joined_at is kept as given and still compares by value.
+    odd = Roster(ROOM, [Member("a", None, True, 10), Member("b", {"s": 1}, 2, 20)])  # type: ignore[arg-type]
+    assert odd == direct
+
+
+def test_departures_are_remembered_for_two_generations_then_forgotten() -> None:
+    roster = fold(ev("join", "stay", 1, 1))
+    tt = 10
+    # Far more departures of distinct uuids than members: memory must stay bounded.
+    for i in range(5_000):
+        roster = roster.apply(ev("leave", f"u{i}", tt, 1))
+        tt += 10
+    assert len(roster) == 1
+    assert len(roster._entries) <= 2 * 1_024 + 2
+    assert len(roster._meta.gone_old) <= 2 * 1_024 + 2
+    # The newest departures are still known: an older join of such a uuid is ignored.
+    assert "u4999" not in roster.apply(ev("join", "u4999", tt - 20, 2))
+    # The oldest were forgotten: a late join is taken as it comes.
+    assert "u0" in roster.apply(ev("join", "u0", 5, 2))
