@@ -200,7 +200,7 @@ def _rows(
     rows.append(
         Row(
             sec,
-            "bytes per member (uuid, record, trie entry)",
+            "bytes per member (uuid, entry, trie)",
             f"{memory.size:,}",
             f"{memory.bytes_per_member:.0f} B",
             "<= 200 B" if judged else "",
