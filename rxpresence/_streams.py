@@ -350,17 +350,21 @@ class PresenceStreams:
         return channel
 
     def _graced_channel(self, name: str, grace: float | timedelta) -> _Channel:
-        from .operators import for_channel, suppress_flicker
+        from .operators import for_channel
+        from .operators._flicker import suppress_flicker_
 
         key = (name, _grace_seconds(grace))
         with self._lock:
             channel = self._graced.get(key)
             if channel is None:
                 raw = self._channels.get(name) or self._channel(name)
-                channel = self._graced[key] = _Channel(self._lock, self._report, raw.roster.value)
+                start = raw.roster.value
+                channel = self._graced[key] = _Channel(self._lock, self._report, start)
                 feed = self.events.pipe(
                     for_channel(name),
-                    suppress_flicker(key[1], scheduler=self._scheduler),
+                    # Seeded with the members the graced roster starts with, so that
+                    # their flickers are swallowed like those of members seen joining.
+                    suppress_flicker_(key[1], scheduler=self._scheduler, start=lambda: start),
                 )
                 self._feeds.add(feed.subscribe(channel.apply, scheduler=self._scheduler))
         return channel

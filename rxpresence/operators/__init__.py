@@ -131,6 +131,15 @@ def suppress_flicker(
     at once (a roster ignores it), and a departure that is not held (a leave, by
     default) replaces a held one of the same uuid.
 
+    Events out of timetoken order keep a roster downstream equal to one fed the raw
+    events: a departure of a uuid already gone downstream is not held; events of a uuid
+    older than a rejoin it swallowed are dropped (a roster ignores them, and the one
+    downstream never saw the rejoin); a newer departure of a held uuid moves the hold's
+    timetoken, which a rejoin must beat; and a rejoin arriving after its departure was
+    released with a newer timetoken is lifted to that timetoken. The rejoin of a uuid
+    never seen joining (before the subscription) is emitted, not swallowed: the roster
+    downstream may not have it.
+
     ```text
     -a-A--a--B--------b-C-----|
     [   suppress_flicker(5)   ]

@@ -19,8 +19,16 @@ Bookkeeping, per subscription:
   latest count. ``_emitted``: channel -> newest timetoken emitted downstream.
 * ``_known``: (channel, uuid) -> (state, timetoken) from joins and state changes, to tell
   whether a rejoin changed the state and whether a departure is older than its join.
-* ``_swallowed``: (channel, uuid) -> timetoken of the rejoin that cancelled a hold, so the
-  same rejoin delivered again (channel and group subscriptions) is swallowed too.
+* ``_swallowed``: (channel, uuid) -> timetoken of the rejoin that cancelled a hold. The
+  roster downstream never saw that timetoken, so events of the uuid older than it (the
+  same rejoin delivered again by a group subscription, a late departure) are dropped:
+  the raw roster ignores them, the one downstream would not.
+* ``_absent``: (channel, uuid) -> timetoken of the departure last emitted for it, until a
+  join newer than it: a departure of a uuid already absent downstream is passed on, not
+  held (holding it would make a rejoin look like a flicker and swallow it).
+* ``_released``: (channel, uuid) -> (timetoken, timetoken emitted) of a departure released
+  with a newer timetoken; a rejoin between the two, arriving late, is lifted to the
+  emitted one so that the roster downstream applies it as the raw roster does.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignme
 from reactivex.scheduler import TimeoutScheduler
 
 from .._event import INTERVAL_SOURCE, Action, PresenceEvent
+from .._roster import Roster
 
 _JOIN = Action.JOIN
 _LEAVE = Action.LEAVE
@@ -44,6 +53,9 @@ _STATE = Action.STATE_CHANGE
 _INTERVAL = Action.INTERVAL
 
 _Key = tuple[str, str]
+# Departures remembered for late events, per suppressor (the oldest are dropped first).
+_RELEASED_MAX = 4096
+_ABSENT_MAX = 16384
 
 
 def _grace_seconds(grace: float | timedelta) -> float:
@@ -75,12 +87,17 @@ def _held_actions(actions: Iterable[str]) -> frozenset[Action]:
 class _Hold:
     """Departures held together until one deadline."""
 
-    __slots__ = ("event", "pending", "timer")
+    __slots__ = ("event", "newer", "pending", "timer")
 
     def __init__(self, event: PresenceEvent, pending: dict[str, Action]) -> None:
         self.event = event  # the leave/timeout, or the interval event they came in
         self.pending = pending  # uuid -> LEAVE or TIMEOUT, still held
+        self.newer: dict[str, int] = {}  # uuid -> a newer departure that came meanwhile
         self.timer = SingleAssignmentDisposable()
+
+    def departed(self, uuid: str) -> int:
+        """Timetoken of the newest departure of ``uuid`` this hold stands for."""
+        return self.newer.get(uuid, self.event.timetoken)
 
 
 class _Suppressor:
@@ -105,6 +122,14 @@ class _Suppressor:
         self._emitted: dict[str, int] = {}
         self._known: dict[_Key, tuple[Mapping[str, Any] | None, int]] = {}
         self._swallowed: dict[_Key, int] = {}
+        self._released: dict[_Key, tuple[int, int]] = {}
+        self._absent: dict[_Key, int] = {}
+
+    def seed(self, roster: Roster) -> None:
+        """The roster downstream starts from ``roster``: its members are known."""
+        channel = roster.channel
+        for member in roster:
+            self._known[(channel, member.uuid)] = (member.state, member.timetoken)
 
     # -- observer side ----------------------------------------------------------------
 
@@ -157,22 +182,33 @@ class _Suppressor:
             self._held_on.clear()
             self._known.clear()
             self._swallowed.clear()
+            self._released.clear()
+            self._absent.clear()
 
     # -- per action ---------------------------------------------------------------------
 
     def _join(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
+        if self._before_swallowed(key, event.timetoken, or_same=True):
+            return  # the rejoin we swallowed delivered again, or an older join
+        event = self._after_release(key, event)
         tt = event.timetoken
-        if self._swallowed.get(key) == tt:
-            return  # the rejoin we swallowed, delivered again by another subscription
         hold = self._held.get(key)
         if hold is not None and tt >= hold.event.timetoken:
+            if tt < hold.departed(key[1]):
+                return  # older than a later departure of the uuid: a roster ignores it
+            self._cancel(key, hold)
+            known = self._known.get(key)
+            if known is None:
+                # Never seen joining: whether the roster downstream has it is unknown
+                # (it may have started from a snapshot), so the rejoin goes through.
+                self._remember(key, event.state, tt, replace=event.source != INTERVAL_SOURCE)
+                self._emit(event)
+                return
             # A flicker: the departure was never emitted, so the rejoin is not emitted
             # either, unless it brought a new state.
-            self._cancel(key, hold)
             self._swallowed[key] = tt
-            known = self._known.get(key)
-            state = known[0] if known is not None else None
+            state = known[0]
             # A join states the uuid's whole state (PubNub cleared it on the departure),
             # so a rejoin without state drops the one known.
             if event.state != state and not (
@@ -189,10 +225,15 @@ class _Suppressor:
 
     def _state_change(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
+        if self._before_swallowed(key, event.timetoken):
+            return  # older than a swallowed rejoin: the raw roster ignores it
+        event = self._after_release(key, event)
         tt = event.timetoken
         self._swallowed.pop(key, None)
         hold = self._held.get(key)
         if hold is not None and tt >= hold.event.timetoken:
+            if tt < hold.departed(key[1]):
+                return  # older than a later departure of the uuid: a roster ignores it
             # Newer than the departure: the uuid is back (a roster adds it on a state
             # change), so the held departure must not be emitted after it.
             self._cancel(key, hold)
@@ -202,12 +243,22 @@ class _Suppressor:
     def _departure(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
         tt = event.timetoken
+        if self._before_swallowed(key, tt):
+            return  # older than a swallowed rejoin: the raw roster ignores it
         hold = self._held.get(key)
         if event.action in self._actions:
             if hold is not None:
-                return  # already held: a duplicate, or a second departure of the same uuid
+                # Already held: a duplicate, or a second departure of the same uuid, whose
+                # timetoken a rejoin must beat to count as a flicker.
+                if tt > hold.departed(key[1]):
+                    hold.newer[key[1]] = tt
+                return
             if self._is_stale(key, tt):
                 self._emit(event)  # older than the uuid's last join: a roster ignores it
+                return
+            if key in self._absent:
+                self._mark_absent(key, tt)  # already gone downstream: nothing to hold
+                self._emit(event)
                 return
             self._swallowed.pop(key, None)
             self._hold(event, {key[1]: event.action})
@@ -225,12 +276,17 @@ class _Suppressor:
         join: list[str] = []
         for uuid in event.join:
             key = (channel, uuid)
-            if self._swallowed.get(key) == tt:
+            if self._before_swallowed(key, tt, or_same=True):
                 continue
             hold = self._held.get(key)
             if hold is not None and tt >= hold.event.timetoken:
+                if tt < hold.departed(uuid):
+                    continue  # older than a later departure of the uuid
                 self._cancel(key, hold)
-                self._swallowed[key] = tt
+                if key in self._known:
+                    self._swallowed[key] = tt
+                else:
+                    join.append(uuid)  # never seen joining: see _join
             else:
                 self._swallowed.pop(key, None)
                 join.append(uuid)
@@ -240,11 +296,18 @@ class _Suppressor:
         for action, uuids in ((_LEAVE, event.leave), (_TIMEOUT, event.timeout)):
             for uuid in uuids:
                 key = (channel, uuid)
+                if self._before_swallowed(key, tt):
+                    continue
                 hold = self._held.get(key)
                 if action in self._actions:
+                    if hold is not None and tt > hold.departed(uuid):
+                        hold.newer[uuid] = tt
                     if hold is not None or uuid in pending:
                         continue
                     if self._is_stale(key, tt):
+                        passed[action].append(uuid)
+                    elif key in self._absent:
+                        self._mark_absent(key, tt)
                         passed[action].append(uuid)
                     else:
                         self._swallowed.pop(key, None)
@@ -290,6 +353,7 @@ class _Suppressor:
         """Drop one held departure; the hold ends when none of its uuids is left."""
         del self._held[key]
         del hold.pending[key[1]]
+        hold.newer.pop(key[1], None)
         self._count(key[0], -1)
         if not hold.pending:
             del self._holds[hold]
@@ -312,10 +376,22 @@ class _Suppressor:
             "occupancy": self._newest[channel][1] + self._held_on.get(channel, 0)
         }
         emitted = self._emitted.get(channel, -1)
-        if emitted > event.timetoken:
-            # Newer events went downstream meanwhile: a roster keeps the occupancy of its
-            # newest event, so the departure takes that timetoken for its count to apply.
-            changes["timetoken"] = emitted
+        departed = max(hold.newer.values(), default=event.timetoken)
+        target = max(emitted, departed)
+        if target > event.timetoken:
+            # Newer events went downstream meanwhile (a roster keeps the occupancy of its
+            # newest event), or a later departure of the uuid was folded into the hold:
+            # the departure takes that timetoken, for its count and its order to apply.
+            changes["timetoken"] = target
+            released = self._released
+            for uuid in pending:
+                key = (channel, uuid)
+                released.pop(key, None)
+                released[key] = (hold.departed(uuid), target)
+            while len(released) > _RELEASED_MAX:
+                del released[next(iter(released))]
+        for uuid in pending:
+            self._mark_absent((channel, uuid), target)
         if event.action is _INTERVAL:
             changes["join"] = ()
             changes["leave"] = [u for u, a in pending.items() if a is _LEAVE]
@@ -336,6 +412,21 @@ class _Suppressor:
             self._emitted[event.channel] = event.timetoken
         self._observer.on_next(event)
 
+    def _before_swallowed(self, key: _Key, tt: int, *, or_same: bool = False) -> bool:
+        """Whether ``tt`` is older than (or, with ``or_same``, as old as) a rejoin
+        swallowed for ``key``: the raw roster ignores such an event."""
+        swallowed = self._swallowed.get(key)
+        return swallowed is not None and (tt < swallowed or (or_same and tt == swallowed))
+
+    def _after_release(self, key: _Key, event: PresenceEvent) -> PresenceEvent:
+        """``event`` lifted to the timetoken its uuid's released departure was emitted with,
+        if it is newer than the departure but older than that timetoken (late)."""
+        released = self._released.pop(key, None) if self._released else None
+        if released is None or not released[0] <= event.timetoken < released[1]:
+            return event
+        # The raw roster applies it but keeps the count of its newer events: so does this.
+        return event.replace(timetoken=released[1], occupancy=self._newest[key[0]][1])
+
     def _count(self, channel: str, delta: int) -> None:
         count = self._held_on.get(channel, 0) + delta
         if count:
@@ -354,6 +445,7 @@ class _Suppressor:
                 return
             if state is None and not replace:
                 state = known[0]
+        self._arrived(key, tt)
         self._known[key] = (state, tt)
 
     def _forget(self, key: _Key, tt: int) -> None:
@@ -361,6 +453,20 @@ class _Suppressor:
         if not self._is_stale(key, tt):
             self._known.pop(key, None)
             self._swallowed.pop(key, None)
+            self._mark_absent(key, tt)
+
+    def _mark_absent(self, key: _Key, tt: int) -> None:
+        absent = self._absent
+        before = absent.pop(key, -1)
+        absent[key] = max(before, tt)
+        if len(absent) > _ABSENT_MAX:
+            del absent[next(iter(absent))]
+
+    def _arrived(self, key: _Key, tt: int) -> None:
+        # A join or state change the roster downstream applies: the uuid is back.
+        gone = self._absent.get(key)
+        if gone is not None and tt >= gone:
+            del self._absent[key]
 
     def _is_stale(self, key: _Key, tt: int) -> bool:
         known = self._known.get(key)
@@ -371,7 +477,11 @@ def suppress_flicker_(
     grace: float | timedelta,
     actions: Iterable[str] = ("timeout",),
     scheduler: abc.SchedulerBase | None = None,
+    *,
+    start: Callable[[], Roster] | None = None,
 ) -> Callable[[Observable[PresenceEvent]], Observable[PresenceEvent]]:
+    """``suppress_flicker``; ``start`` (for the hub) gives, at subscription, the roster
+    the one downstream starts from, so that its members' flickers are swallowed too."""
     seconds = _grace_seconds(grace)
     held = _held_actions(actions)
 
@@ -385,6 +495,8 @@ def suppress_flicker_(
         ) -> abc.DisposableBase:
             timers = scheduler or scheduler_ or TimeoutScheduler.singleton()
             suppressor = _Suppressor(observer, timers, seconds, held)
+            if start is not None:
+                suppressor.seed(start())
             subscription = source.subscribe(
                 suppressor.on_next,
                 suppressor.on_error,
