@@ -28,7 +28,7 @@ import ipaddress
 import warnings
 from typing import Any
 
-__all__ = ["PresenceConfigWarning", "check_config", "warn_about_config"]
+__all__ = ["PresenceConfigWarning", "check_config", "is_loopback_host", "warn_about_config"]
 
 #: About how long PubNub holds a subscribe long poll on a quiet channel, in seconds.
 SUBSCRIBE_HOLD = 280.0
@@ -55,6 +55,11 @@ def _is_loopback(origin: Any) -> bool:
         return False
     host = origin.split("://")[-1].split("/")[0]
     host = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return is_loopback_host(host)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, no port) is this machine's loopback."""
     if host == "localhost":
         return True
     try:

@@ -97,6 +97,18 @@ def _decode(uuid: str, entry: _Entry) -> Member | None:
     return entry  # type: ignore[return-value]
 
 
+def _member_of(entries: immutables.Map[str, _Entry], uuid: object) -> Member | None:
+    """The member ``uuid`` stands for in ``entries``, or None (absent or departed)."""
+    entry = entries.get(uuid)  # type: ignore[call-overload]
+    return None if entry is None else _decode(uuid, entry)  # type: ignore[arg-type]
+
+
+def _has(entries: immutables.Map[str, _Entry], uuid: object) -> bool:
+    """Whether ``uuid`` is present in ``entries`` (builds no record)."""
+    entry = entries.get(uuid)  # type: ignore[call-overload]
+    return entry is not None and _present(entry)
+
+
 def _present(entry: _Entry) -> bool:
     return type(entry) is not int or entry >= 0
 
@@ -125,19 +137,17 @@ class _Members(Mapping[str, Member]):
         self._count = count
 
     def __getitem__(self, uuid: str) -> Member:
-        member = _decode(uuid, self._entries[uuid])
+        member = _member_of(self._entries, uuid)
         if member is None:
             raise KeyError(uuid)
         return member
 
     def get(self, uuid: str, default: Any = None) -> Any:
-        entry = self._entries.get(uuid)
-        member = None if entry is None else _decode(uuid, entry)
+        member = _member_of(self._entries, uuid)
         return default if member is None else member
 
     def __contains__(self, uuid: object) -> bool:
-        entry = self._entries.get(uuid)  # type: ignore[call-overload]
-        return entry is not None and _present(entry)
+        return _has(self._entries, uuid)
 
     def __iter__(self) -> Iterator[str]:
         return (uuid for uuid, entry in self._entries.items() if _present(entry))
@@ -251,28 +261,23 @@ class Roster:
     @property
     def uuids(self) -> frozenset[str]:
         """The uuids present."""
-        return frozenset(uuid for uuid, entry in self._entries.items() if _present(entry))
+        return frozenset(self.members)
 
     def __len__(self) -> int:
         return self._count
 
     def __contains__(self, uuid: object) -> bool:
-        entry = self._entries.get(uuid)  # type: ignore[call-overload]
-        return entry is not None and _present(entry)
+        return _has(self._entries, uuid)
 
     def __iter__(self) -> Iterator[Member]:
         return _Members(self._entries, self._count).values()
 
     def __getitem__(self, uuid: str) -> Member:
-        member = _decode(uuid, self._entries[uuid])
-        if member is None:
-            raise KeyError(uuid)
-        return member
+        return self.members[uuid]
 
     def get(self, uuid: str) -> Member | None:
         """The member with this uuid, or None."""
-        entry = self._entries.get(uuid)
-        return None if entry is None else _decode(uuid, entry)
+        return _member_of(self._entries, uuid)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Roster):
@@ -437,11 +442,11 @@ class Roster:
         else:
             count -= 1
             value = ~tt
+        if not arrives:  # a tombstone: _with keeps them bounded
+            return self._with(entries.set(uuid, value), count, occupancy, timetoken)
         new = _new_roster(Roster)
         new._meta = self._meta
-        new._entries = entries = entries.set(uuid, value)
-        if not arrives and len(entries) > count + _TOMBSTONE_MIN and len(entries) > 2 * count:
-            new._entries = new._rotate(entries)
+        new._entries = entries.set(uuid, value)
         new._count = count
         new._occupancy = occupancy
         new._timetoken = timetoken
@@ -553,8 +558,6 @@ class Roster:
         """A copy marked stale since ``since`` (Unix seconds), or fresh with None."""
         if since == self._meta.stale_since:
             return self
-        new = self._only_occupancy(self._occupancy, self._timetoken)
-        if new is self:
-            new = self._with(self._entries, self._count, self._occupancy, self._timetoken)
+        new = self._with(self._entries, self._count, self._occupancy, self._timetoken)
         new._meta = new._meta._replace(stale_since=since)
         return new

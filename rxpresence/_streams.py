@@ -364,7 +364,7 @@ class PresenceStreams:
                     for_channel(name),
                     # Seeded with the members the graced roster starts with, so that
                     # their flickers are swallowed like those of members seen joining.
-                    suppress_flicker_(key[1], scheduler=self._scheduler, start=lambda: start),
+                    suppress_flicker_(key[1], scheduler=self._scheduler, start=start),
                 )
                 self._feeds.add(feed.subscribe(channel.apply, scheduler=self._scheduler))
         return channel

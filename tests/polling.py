@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
@@ -25,6 +26,20 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s {message}".strip())
         time.sleep(every)
+
+
+async def async_wait_for(
+    predicate: Callable[[], Any], timeout: float = 5.0, message: str = ""
+) -> Any:
+    """:func:`wait_for` for coroutines: polls without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+        await asyncio.sleep(0.01)
 
 
 @contextmanager

@@ -84,6 +84,14 @@ def _held_actions(actions: Iterable[str]) -> frozenset[Action]:
     return frozenset(held)
 
 
+def _put_newest(table: dict[_Key, Any], key: _Key, value: Any, limit: int) -> None:
+    """Set ``table[key]`` as its newest entry; drop the oldest beyond ``limit``."""
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > limit:
+        del table[next(iter(table))]
+
+
 class _Hold:
     """Departures held together until one deadline."""
 
@@ -199,26 +207,23 @@ class _Suppressor:
                 return  # older than a later departure of the uuid: a roster ignores it
             self._cancel(key, hold)
             known = self._known.get(key)
-            if known is None:
-                # Never seen joining: whether the roster downstream has it is unknown
-                # (it may have started from a snapshot), so the rejoin goes through.
-                self._remember(key, event.state, tt, replace=event.source != INTERVAL_SOURCE)
-                self._emit(event)
+            if known is not None:
+                # A flicker: the departure was never emitted, so the rejoin is not
+                # emitted either, unless it brought a new state.
+                self._swallowed[key] = tt
+                state = known[0]
+                # A join states the uuid's whole state (PubNub cleared it on the
+                # departure), so a rejoin without state drops the one known.
+                if event.state != state and not (
+                    event.state is None and event.source == INTERVAL_SOURCE
+                ):
+                    self._known[key] = (event.state, tt)
+                    self._emit(event.replace(action=_STATE))
+                else:
+                    self._known[key] = (state, tt)
                 return
-            # A flicker: the departure was never emitted, so the rejoin is not emitted
-            # either, unless it brought a new state.
-            self._swallowed[key] = tt
-            state = known[0]
-            # A join states the uuid's whole state (PubNub cleared it on the departure),
-            # so a rejoin without state drops the one known.
-            if event.state != state and not (
-                event.state is None and event.source == INTERVAL_SOURCE
-            ):
-                self._known[key] = (event.state, tt)
-                self._emit(event.replace(action=_STATE))
-            else:
-                self._known[key] = (state, tt)
-            return
+            # Never seen joining: whether the roster downstream has it is unknown (it
+            # may have started from a snapshot), so the rejoin goes through.
         self._swallowed.pop(key, None)
         self._remember(key, event.state, tt, replace=event.source != INTERVAL_SOURCE)
         self._emit(event)
@@ -383,13 +388,10 @@ class _Suppressor:
             # newest event), or a later departure of the uuid was folded into the hold:
             # the departure takes that timetoken, for its count and its order to apply.
             changes["timetoken"] = target
-            released = self._released
             for uuid in pending:
-                key = (channel, uuid)
-                released.pop(key, None)
-                released[key] = (hold.departed(uuid), target)
-            while len(released) > _RELEASED_MAX:
-                del released[next(iter(released))]
+                _put_newest(
+                    self._released, (channel, uuid), (hold.departed(uuid), target), _RELEASED_MAX
+                )
         for uuid in pending:
             self._mark_absent((channel, uuid), target)
         if event.action is _INTERVAL:
@@ -456,11 +458,7 @@ class _Suppressor:
             self._mark_absent(key, tt)
 
     def _mark_absent(self, key: _Key, tt: int) -> None:
-        absent = self._absent
-        before = absent.pop(key, -1)
-        absent[key] = max(before, tt)
-        if len(absent) > _ABSENT_MAX:
-            del absent[next(iter(absent))]
+        _put_newest(self._absent, key, max(self._absent.get(key, -1), tt), _ABSENT_MAX)
 
     def _arrived(self, key: _Key, tt: int) -> None:
         # A join or state change the roster downstream applies: the uuid is back.
@@ -478,10 +476,10 @@ def suppress_flicker_(
     actions: Iterable[str] = ("timeout",),
     scheduler: abc.SchedulerBase | None = None,
     *,
-    start: Callable[[], Roster] | None = None,
+    start: Roster | None = None,
 ) -> Callable[[Observable[PresenceEvent]], Observable[PresenceEvent]]:
-    """``suppress_flicker``; ``start`` (for the hub) gives, at subscription, the roster
-    the one downstream starts from, so that its members' flickers are swallowed too."""
+    """``suppress_flicker``; ``start`` (for the hub) is the roster the one downstream
+    starts from, so that its members' flickers are swallowed too."""
     seconds = _grace_seconds(grace)
     held = _held_actions(actions)
 
@@ -496,7 +494,7 @@ def suppress_flicker_(
             timers = scheduler or scheduler_ or TimeoutScheduler.singleton()
             suppressor = _Suppressor(observer, timers, seconds, held)
             if start is not None:
-                suppressor.seed(start())
+                suppressor.seed(start)
             subscription = source.subscribe(
                 suppressor.on_next,
                 suppressor.on_error,

@@ -8,7 +8,6 @@ entry point behind ``python -m rxpresence.server``.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import signal
 import sys
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from .._guardrails import is_loopback_host
 from ._inprocess import LocalPresenceServer
 from ._settings import ServerSettings
 
@@ -164,7 +164,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
-    if not _is_loopback(args.host):
+    if not is_loopback_host(args.host):
         print(
             f"serve: warning: binding {args.host}: the server has no authentication, "
             "anyone who can reach this port can use it",
@@ -230,15 +230,6 @@ def _configure_logging(level_name: str) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _install_signal_handlers(stopping: threading.Event) -> Any:

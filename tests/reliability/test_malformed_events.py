@@ -32,6 +32,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
+from polling import async_wait_for, wait_for
 from pubnub.pubnub import PubNub
 from pubnub.pubnub_asyncio import PubNubAsyncio
 
@@ -77,26 +78,13 @@ SDK_KILLERS: dict[str, Any] = {
 _SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
 
 
-def _wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        time.sleep(0.01)
+# The SDK's worker and receive task take a while to show what they did: 10 s deadlines.
+def _wait_for(predicate: Callable[[], Any], message: str = "") -> Any:
+    return wait_for(predicate, 10.0, message)
 
 
-async def _until(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        await asyncio.sleep(0.01)
+async def _until(predicate: Callable[[], Any], message: str = "") -> Any:
+    return await async_wait_for(predicate, 10.0, message)
 
 
 def _polled_past(server: LocalPresenceServer, uuid: str, tt: int) -> bool:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import re
 import threading
-import time
 import urllib.parse
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
+from polling import async_wait_for as async_wait_for
 from polling import no_leaked_threads as no_leaked_threads
 from polling import wait_for as wait_for
 
@@ -27,20 +25,6 @@ FAST_RESYNC = rxp.ResyncSettings(
     retry_max=0.6,
     retry_jitter=0.0,
 )
-
-
-async def async_wait_for(
-    predicate: Callable[[], Any], timeout: float = 5.0, message: str = ""
-) -> Any:
-    """:func:`wait_for` for coroutines: polls without blocking the event loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
-        await asyncio.sleep(0.01)
 
 
 class Presence:
