@@ -342,3 +342,76 @@ def measure_concurrency(per_thread: int, threads: int = 2) -> ConcurrencyResult:
     subscription.dispose()
     streams.close()
     return ConcurrencyResult(threads, per_thread, threads * per_thread - final, bad)
+
+
+# -- real timers --------------------------------------------------------------------------
+
+
+@dataclass
+class TimerResult:
+    held: int
+    rounds: int
+    ratio: float  # per held timeout: a thread per timer / the hub's timer thread
+    hub_us: float
+    per_timer_us: float
+    hub_threads: int  # most threads the hub's own timers started
+    per_timer_threads: int
+
+
+def _held_timeouts(scheduler: Any, held: int) -> tuple[float, int]:
+    """Seconds to push ``held`` timeouts (each held for 60 s) and threads started."""
+    streams = rxp.PresenceStreams(None, scheduler=scheduler, here_now=None)
+    streams.roster(CHANNEL, grace=60).subscribe(lambda roster: None)
+    for i in range(held):
+        streams.push(rxp.PresenceEvent("join", CHANNEL, uuid_of(i), i + 1, 1, TT0 + i))
+    timeouts = [
+        rxp.PresenceEvent("timeout", CHANNEL, uuid_of(i), held - 1 - i, 2, TT0 + held + i)
+        for i in range(held)
+    ]
+    before = threading.active_count()
+    gc.collect()
+    start = time.perf_counter()
+    for event in timeouts:
+        streams.push(event)
+    spent = time.perf_counter() - start
+    started = threading.active_count() - before
+    streams.close()  # cancels the holds: their threads (if any) end
+    return spent, started
+
+
+def measure_timers(held: int, rounds: int) -> TimerResult:
+    """Held timeouts with real timers: the hub's timer thread vs a thread per timer.
+
+    The grace figures above run in virtual time; this is what a busy channel's timeouts
+    cost the SDK's thread with real clocks. ``TimeoutScheduler`` (RxPY's default for
+    timers) starts an OS thread for each held departure.
+    """
+    from reactivex.scheduler import TimeoutScheduler
+
+    ratios: list[float] = []
+    hub: list[float] = []
+    per_timer: list[float] = []
+    threads = [0, 0]
+    for r in range(rounds):
+        order: list[Any] = [None, TimeoutScheduler.singleton()]
+        if r % 2:
+            order.reverse()
+        spent: dict[str, float] = {}
+        for scheduler in order:
+            seconds, started = _held_timeouts(scheduler, held)
+            key = "hub" if scheduler is None else "per-timer"
+            spent[key] = seconds
+            slot = 0 if scheduler is None else 1
+            threads[slot] = max(threads[slot], started)
+        ratios.append(spent["per-timer"] / spent["hub"])
+        hub.append(spent["hub"] / held)
+        per_timer.append(spent["per-timer"] / held)
+    return TimerResult(
+        held,
+        rounds,
+        statistics.median(ratios),
+        statistics.median(hub) * 1e6,
+        statistics.median(per_timer) * 1e6,
+        threads[0],
+        threads[1],
+    )

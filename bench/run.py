@@ -31,9 +31,11 @@ from measure import (
     ConcurrencyResult,
     MemoryResult,
     SizeResult,
+    TimerResult,
     measure_concurrency,
     measure_memory,
     measure_size,
+    measure_timers,
 )
 from rich.console import Console
 from rich.table import Table
@@ -96,6 +98,7 @@ def _rows(
     results: dict[int, SizeResult],
     memory: MemoryResult,
     concurrency: ConcurrencyResult,
+    timers: TimerResult,
     rounds: int,
 ) -> list[Row]:
     ref = _reference(sizes)
@@ -253,6 +256,31 @@ def _rows(
                 not bad,
             )
         )
+    sec = f"Held timeouts with real timers (grace 60 s, median of {timers.rounds} rounds)"
+    rows.append(
+        Row(
+            sec,
+            "a thread per timer (TimeoutScheduler) / the hub's timer thread",
+            f"{timers.held:,} held",
+            _x(timers.ratio),
+        )
+    )
+    rows.append(
+        Row(
+            sec,
+            "per held timeout: hub's timer thread / a thread per timer",
+            f"{timers.held:,} held",
+            f"{timers.hub_us:.1f} / {timers.per_timer_us:.1f} us",
+        )
+    )
+    rows.append(
+        Row(
+            sec,
+            "new threads alive after the pushes: hub's timer thread / a thread per timer",
+            f"{timers.held:,} held",
+            f"{timers.hub_threads:,} / {timers.per_timer_threads:,}",
+        )
+    )
     sec = "Absolute, for orientation only (noisy: depends on the machine's load)"
     for size in sizes:
         res = results[size]
@@ -319,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     memory = measure_memory(max(args.sizes))
     err.print("[dim]concurrent feeds ...[/dim]")
     concurrency = measure_concurrency(min(args.events, 20_000))
-    rows = _rows(args.sizes, results, memory, concurrency, args.rounds)
+    err.print("[dim]held timeouts with real timers ...[/dim]")
+    timers = measure_timers(200 if args.quick else 2_000, args.rounds)
+    rows = _rows(args.sizes, results, memory, concurrency, timers, args.rounds)
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.print(

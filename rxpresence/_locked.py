@@ -3,11 +3,15 @@
 Timer callbacks (flicker grace windows) fire on scheduler threads while the SDK
 delivers on its own. Taking the hub's lock first, before any operator's own lock,
 keeps one lock order everywhere and so rules out deadlocks between the two.
+
+An action that raises is reported, not propagated: on an ``EventLoopScheduler`` (the
+hub's default) an exception would end the one thread every later timer runs on.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,12 +24,24 @@ _T = TypeVar("_T")
 
 
 class LockedScheduler(Scheduler):
-    """Delegates to ``inner``; each scheduled action runs while holding ``lock``."""
+    """Delegates to ``inner``; each scheduled action runs while holding ``lock``.
 
-    def __init__(self, inner: abc.SchedulerBase, lock: threading.RLock) -> None:
+    Args:
+        inner: The scheduler that keeps the time and runs the actions.
+        lock: Taken around every action.
+        report: Called with ``("timer", exception, None)`` when an action raises.
+    """
+
+    def __init__(
+        self,
+        inner: abc.SchedulerBase,
+        lock: threading.RLock,
+        report: Callable[[str, BaseException, Any], None],
+    ) -> None:
         super().__init__()
         self._inner = inner
         self._lock = lock
+        self._report = report
 
     @property
     def inner(self) -> abc.SchedulerBase:
@@ -38,8 +54,12 @@ class LockedScheduler(Scheduler):
 
     def _locked(self, action: typing.ScheduledAction[_T]) -> typing.ScheduledAction[_T]:
         def run(scheduler: abc.SchedulerBase, state: _T | None = None) -> Any:
-            with self._lock:
-                return action(self, state)
+            try:
+                with self._lock:
+                    return action(self, state)
+            except Exception as exc:
+                self._report("timer", exc, None)
+                return None
 
         return run
 

@@ -76,7 +76,8 @@ class ErrorReport(NamedTuple):
         where: What failed: ``"event"`` (a malformed presence event),
             ``"subscriber"`` (an observer raised), ``"listener"`` (an unexpected
             failure inside rxpresence's SDK listener), ``"here-now"`` (a snapshot
-            request failed) or ``"resync"``.
+            request failed), ``"resync"`` or ``"timer"`` (a scheduled action, such
+            as the end of a grace period, raised).
         error: The exception.
         payload: What was being handled: the SDK object, the event or the roster.
     """

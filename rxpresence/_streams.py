@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable
-from reactivex.scheduler import TimeoutScheduler
+from reactivex.scheduler import EventLoopScheduler
 
 from ._event import Action, PresenceEvent
 from ._fanout import Fanout, Latest
@@ -76,6 +76,10 @@ def _grace_seconds(grace: float | timedelta) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise ValueError(f"grace must be a non-negative number of seconds, got {grace!r}")
     return float(seconds)
+
+
+def _timer_thread(target: Callable[[], None]) -> threading.Thread:
+    return threading.Thread(target=target, name="rxpresence-timers", daemon=True)
 
 
 def _view(source: Fanout[Any]) -> Observable[Any]:
@@ -228,8 +232,9 @@ class PresenceStreams:
         pubnub: A ``PubNub`` or ``PubNubAsyncio`` instance, or None for a detached hub
             fed with :meth:`push` (replays, simulations, tests).
         scheduler: Scheduler for time-based work (flicker grace timers, here-now
-            retries); defaults to RxPY's ``TimeoutScheduler``. Pass a ``TestScheduler``
-            for virtual time.
+            retries). By default the hub runs its timers on one thread of its own (an
+            RxPY ``EventLoopScheduler``, started while a timer is pending and stopped by
+            :meth:`close`). Pass a ``TestScheduler`` for virtual time.
         here_now: Where roster snapshots come from: ``"auto"`` (the default) uses the
             client's own here-now (threaded or asyncio), None disables snapshots, or
             pass a :class:`HereNowSource`. With a source, each roster is bootstrapped
@@ -274,7 +279,13 @@ class PresenceStreams:
         source = here_now_source(pubnub, here_now)
         self._pubnub = pubnub
         self._lock = threading.RLock()
-        self._scheduler = LockedScheduler(scheduler or TimeoutScheduler.singleton(), self._lock)
+        # One timer thread for the whole hub, started when a timer is pending and ended
+        # when none is: RxPY's TimeoutScheduler starts a thread per timer, so every held
+        # timeout would cost a thread start on the SDK's thread, and thousands of threads.
+        self._own_timers: EventLoopScheduler | None = None
+        if scheduler is None:
+            scheduler = self._own_timers = EventLoopScheduler(_timer_thread, exit_if_empty=True)
+        self._scheduler = LockedScheduler(scheduler, self._lock, self._report)
         self._closed = False
         self._channels: dict[str, _Channel] = {}
         # (name, streams) of the last channel an event came for ("" never matches).
@@ -493,6 +504,8 @@ class PresenceStreams:
         self._feeds.dispose()
         with self._lock:
             self._sync.close()
+        if self._own_timers is not None:
+            self._own_timers.dispose()  # pending timers were cancelled above
         if self._leave_on_close and self._pubnub is not None:
             self._send_leave()
         channels = [*self._channels.values(), *self._graced.values()]

@@ -135,10 +135,12 @@ def suppress_flicker(
     events: a departure of a uuid already gone downstream is not held; events of a uuid
     older than a rejoin it swallowed are dropped (a roster ignores them, and the one
     downstream never saw the rejoin); a newer departure of a held uuid moves the hold's
-    timetoken, which a rejoin must beat; and a rejoin arriving after its departure was
-    released with a newer timetoken is lifted to that timetoken. The rejoin of a uuid
-    never seen joining (before the subscription) is emitted, not swallowed: the roster
-    downstream may not have it.
+    timetoken, which a rejoin must beat, and an older one is dropped; and events of a
+    uuid arriving after its departure was released with a newer timetoken, but newer
+    than the departure itself, are lifted to that timetoken (the uuids of an interval
+    event that need it go out in an event of their own, so one interval event may come
+    out as two). The rejoin of a uuid never seen joining (before the subscription) is
+    emitted, not swallowed: the roster downstream may not have it.
 
     ```text
     -a-A--a--B--------b-C-----|
@@ -164,7 +166,12 @@ def suppress_flicker(
             a page reload or a flaky network produces) and/or ``"leave"``. Leaves pass
             through at once unless listed; an empty ``actions`` disables the operator.
         scheduler: Scheduler for the timers. Defaults to the scheduler given at
-            subscribe time, else :class:`~reactivex.scheduler.TimeoutScheduler`.
+            subscribe time, else :class:`~reactivex.scheduler.TimeoutScheduler`, which
+            starts a thread per held departure: on a busy stream pass one
+            :class:`~reactivex.scheduler.EventLoopScheduler` (one thread for every
+            timer; the hub does so). If the scheduler cannot schedule a timer, the
+            departure goes out at once (nothing is held for good) and the error is
+            raised to the source.
 
     Returns:
         An operator suppressing leave/timeout-then-join flicker.

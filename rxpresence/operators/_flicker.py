@@ -27,8 +27,9 @@ Bookkeeping, per subscription:
   join newer than it: a departure of a uuid already absent downstream is passed on, not
   held (holding it would make a rejoin look like a flicker and swallow it).
 * ``_released``: (channel, uuid) -> (timetoken, timetoken emitted) of a departure released
-  with a newer timetoken; a rejoin between the two, arriving late, is lifted to the
-  emitted one so that the roster downstream applies it as the raw roster does.
+  with a newer timetoken; every event of the uuid between the two, arriving late, is
+  lifted to the emitted one so that the roster downstream applies it as the raw roster
+  does (in arrival order: equal timetokens apply in turn).
 """
 
 from __future__ import annotations
@@ -247,10 +248,13 @@ class _Suppressor:
 
     def _departure(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
-        tt = event.timetoken
-        if self._before_swallowed(key, tt):
+        if self._before_swallowed(key, event.timetoken):
             return  # older than a swallowed rejoin: the raw roster ignores it
+        event = self._after_release(key, event)
+        tt = event.timetoken
         hold = self._held.get(key)
+        if hold is not None and tt < hold.departed(key[1]):
+            return  # older than the departure held for the uuid: a roster ignores it
         if event.action in self._actions:
             if hold is not None:
                 # Already held: a duplicate, or a second departure of the same uuid, whose
@@ -277,6 +281,34 @@ class _Suppressor:
         if not event.has_deltas:
             self._emit(event)
             return
+        for part in self._lifted_parts(event):
+            self._interval_deltas(part)
+
+    def _lifted_parts(self, event: PresenceEvent) -> list[PresenceEvent]:
+        """``event`` split so that the uuids :meth:`_after_release` would lift come in
+        events of their own, at the timetoken they are lifted to."""
+        if not self._released:
+            return [event]
+        channel, tt = event.channel, event.timetoken
+        arrays = {"join": event.join, "leave": event.leave, "timeout": event.timeout}
+        moved: dict[int, dict[str, list[str]]] = {}
+        for name, uuids in arrays.items():
+            for uuid in uuids:
+                target = self._lift((channel, uuid), tt)
+                if target is not None:
+                    part = moved.setdefault(target, {"join": [], "leave": [], "timeout": []})
+                    part[name].append(uuid)
+        if not moved:
+            return [event]
+        lifted = {uuid for part in moved.values() for uuids in part.values() for uuid in uuids}
+        rest = {name: [u for u in uuids if u not in lifted] for name, uuids in arrays.items()}
+        parts = [event.replace(**rest)] if any(rest.values()) else []
+        occupancy = self._newest[channel][1]
+        for target, part in moved.items():
+            parts.append(event.replace(timetoken=target, occupancy=occupancy, **part))
+        return parts
+
+    def _interval_deltas(self, event: PresenceEvent) -> None:
         channel, tt = event.channel, event.timetoken
         join: list[str] = []
         for uuid in event.join:
@@ -304,6 +336,8 @@ class _Suppressor:
                 if self._before_swallowed(key, tt):
                     continue
                 hold = self._held.get(key)
+                if hold is not None and tt < hold.departed(uuid):
+                    continue  # older than the departure held for the uuid
                 if action in self._actions:
                     if hold is not None and tt > hold.departed(uuid):
                         hold.newer[uuid] = tt
@@ -352,7 +386,13 @@ class _Suppressor:
                 if not self._done and hold in self._holds:
                     self._release(hold)
 
-        hold.timer.disposable = self._scheduler.schedule_relative(self._grace, expire)
+        try:
+            hold.timer.disposable = self._scheduler.schedule_relative(self._grace, expire)
+        except Exception:
+            # Without a timer the grace never ends: let the departure through now rather
+            # than show the uuid for good, and let the failure reach the source.
+            self._release(hold)
+            raise
 
     def _cancel(self, key: _Key, hold: _Hold) -> None:
         """Drop one held departure; the hold ends when none of its uuids is left."""
@@ -420,14 +460,22 @@ class _Suppressor:
         swallowed = self._swallowed.get(key)
         return swallowed is not None and (tt < swallowed or (or_same and tt == swallowed))
 
+    def _lift(self, key: _Key, tt: int) -> int | None:
+        """The timetoken a released departure of ``key`` was emitted with, if ``tt`` is
+        newer than that departure but older than the timetoken it was emitted with."""
+        released = self._released.get(key) if self._released else None
+        if released is None or not released[0] <= tt < released[1]:
+            return None
+        return released[1]
+
     def _after_release(self, key: _Key, event: PresenceEvent) -> PresenceEvent:
         """``event`` lifted to the timetoken its uuid's released departure was emitted with,
-        if it is newer than the departure but older than that timetoken (late)."""
-        released = self._released.pop(key, None) if self._released else None
-        if released is None or not released[0] <= event.timetoken < released[1]:
+        if it is late (see :meth:`_lift`); every such event is lifted, in arrival order."""
+        target = self._lift(key, event.timetoken)
+        if target is None:
             return event
         # The raw roster applies it but keeps the count of its newer events: so does this.
-        return event.replace(timetoken=released[1], occupancy=self._newest[key[0]][1])
+        return event.replace(timetoken=target, occupancy=self._newest[key[0]][1])
 
     def _count(self, channel: str, delta: int) -> None:
         count = self._held_on.get(channel, 0) + delta

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,17 +28,6 @@ THREADS = 4
 STEPS = 40
 UUIDS_PER_THREAD = 4
 GRACE = 0.002
-
-
-@pytest.fixture
-def eager_switching() -> Iterator[None]:
-    # Switch threads far more often than the default 5 ms, so races actually happen.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
 
 
 @pytest.mark.timeout(10)

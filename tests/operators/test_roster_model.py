@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from event_strategies import delivered_again, presence_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex.subject import Subject
@@ -37,41 +38,12 @@ def _view(roster: Roster) -> tuple[dict[str, Any], int]:
     return {m.uuid: _plain(m.state) for m in roster}, roster.occupancy
 
 
-uuid_lists = st.lists(st.sampled_from(UUIDS), max_size=3, unique=True)
-
-
-@st.composite
-def events(draw: st.DrawFn) -> PresenceEvent:
-    action = draw(st.sampled_from(["join", "leave", "timeout", "state-change", "interval"]))
-    channel = draw(st.sampled_from([ROOM, ROOM, ROOM, "lobby"]))
-    tt = draw(st.integers(1, 12))
-    occupancy = draw(st.integers(0, 4))
-    if action == "interval":
-        return PresenceEvent(
-            action,
-            channel,
-            None,
-            occupancy,
-            timetoken=tt,
-            join=draw(uuid_lists),
-            leave=draw(uuid_lists),
-            timeout=draw(uuid_lists),
-        )
-    state = draw(st.sampled_from(STATES)) if action in ("join", "state-change") else None
-    return PresenceEvent(action, channel, draw(st.sampled_from(UUIDS)), occupancy, 0, tt, state)
-
-
-@st.composite
-def sequences(draw: st.DrawFn) -> list[PresenceEvent]:
-    seq = draw(st.lists(events(), max_size=30))
-    # Re-deliver some events later, as an overlapping group subscription would.
-    for _ in range(draw(st.integers(0, 5))):
-        if not seq:
-            break
-        original = seq[draw(st.integers(0, len(seq) - 1))]
-        at = draw(st.integers(0, len(seq)))
-        seq.insert(at, original.replace(subscription="group"))
-    return seq
+def sequences() -> st.SearchStrategy[list[PresenceEvent]]:
+    """Events mostly of the room, some redelivered later by a group subscription."""
+    events = presence_events(
+        [ROOM, ROOM, ROOM, "lobby"], UUIDS, STATES, max_timetoken=12, max_occupancy=4
+    )
+    return delivered_again(events, max_size=30, max_copies=5, subscription="group")
 
 
 @settings(max_examples=200, deadline=None)

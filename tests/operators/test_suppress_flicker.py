@@ -446,6 +446,31 @@ def test_interval_join_cancels_a_held_departure() -> None:
     ]
 
 
+def test_a_late_interval_event_is_split_around_a_released_uuid() -> None:
+    # a's timeout (300) is released at 305 with the leave's newer timetoken 301. An
+    # interval event of 303 arrives late with timetoken 300.5: a raw roster applies a's
+    # rejoin in it (newer than 300), so a goes out on its own, lifted to 301 with the
+    # newest count; c keeps the event's timetoken.
+    late = ev("interval", None, 303, 2, join=["a", "c"]).replace(timetoken=300 * TT + 5)
+    messages, _ = run(
+        [
+            *BOTH,
+            on_next(300, ev("timeout", "a", 300, 1)),
+            on_next(301, ev("leave", "b", 301, 0)),
+            on_next(306, late),
+        ],
+        suppress_flicker(5),
+    )
+    assert messages == [
+        on_next(210, JOIN_A),
+        on_next(220, JOIN_B),
+        on_next(301, ev("leave", "b", 301, 1)),
+        on_next(305, ev("timeout", "a", 300, 0).replace(timetoken=301 * TT)),
+        on_next(306, late.replace(join=["c"])),
+        on_next(306, late.replace(join=["a"], timetoken=301 * TT, occupancy=0)),
+    ]
+
+
 def test_interval_left_with_nothing_is_not_emitted() -> None:
     # Emptied of uuids it would read as a here-now refresh request.
     messages, _ = run(

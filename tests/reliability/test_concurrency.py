@@ -1,7 +1,8 @@
 """Events from several threads while grace timers fire on their own threads.
 
-A detached hub with RxPY's real ``TimeoutScheduler`` and a grace of a few milliseconds,
-so held timeouts are released by timer threads while producer threads push. Each
+A detached hub with real timers and a grace of a few milliseconds, so held timeouts are
+released on timer threads while producer threads push: the hub's own timer thread (the
+default) in even runs, RxPY's ``TimeoutScheduler`` (a thread per timer) in odd ones. Each
 producer owns some channels (PubNub delivers one channel's events in order, which is
 what each producer does) and plays joins, state changes, leaves, timeouts, quick
 rejoins and interval events against its own model of who is present.
@@ -23,12 +24,12 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from reactivex.scheduler import TimeoutScheduler
 
 from rxpresence import PresenceEvent, PresenceStreams, Roster
 
@@ -38,16 +39,6 @@ STEPS = 300
 UUIDS = [f"u{i}" for i in range(6)]
 GRACE = 0.003
 STATES: list[dict[str, Any] | None] = [None, {"s": 1}, {"s": 2}]
-
-
-@pytest.fixture
-def eager_switching() -> Iterator[None]:
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
 
 
 class Producer:
@@ -122,7 +113,8 @@ def _view(roster: Roster) -> tuple[dict[str, Any], int]:
 @pytest.mark.usefixtures("eager_switching")
 def test_threads_and_timers_lose_nothing(run: int, wait_for: Any, figures: Any) -> None:
     threads_before = set(threading.enumerate())
-    hub = PresenceStreams(None, here_now=None)  # RxPY's TimeoutScheduler: real timers
+    timers = TimeoutScheduler.singleton() if run % 2 else None  # None: the hub's own
+    hub = PresenceStreams(None, scheduler=timers, here_now=None)
     clock = itertools.count(1)
     producers = [Producer(i, run, clock) for i in range(PRODUCERS)]
     channels = [c for p in producers for c in p.channels]
@@ -203,8 +195,8 @@ def test_threads_and_timers_lose_nothing(run: int, wait_for: Any, figures: Any) 
 
 @pytest.mark.timeout(30)
 def test_close_cancels_pending_grace_timers(wait_for: Any) -> None:
-    """Held departures have real timer threads waiting; ``close()`` ends them at once,
-    long before their grace would, and emits nothing after the completion."""
+    """Held departures wait on the hub's timer thread; ``close()`` ends it at once, long
+    before their grace would, and emits nothing after the completion."""
     threads_before = set(threading.enumerate())
     hub = PresenceStreams(None, here_now=None)
     after_close: list[Roster] = []
@@ -223,7 +215,7 @@ def test_close_cancels_pending_grace_timers(wait_for: Any) -> None:
     def new_threads() -> list[threading.Thread]:
         return [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
 
-    assert len(new_threads()) >= 20  # one timer thread per held timeout
+    assert [t.name for t in new_threads()] == ["rxpresence-timers"]  # one for all 20
     assert len(hub.current("room")) == 0
     hub.close()
     assert closed.is_set()

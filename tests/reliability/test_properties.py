@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from event_strategies import delivered_again, presence_events
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reactivex.subject import Subject
@@ -57,42 +58,19 @@ def uuids_of(roster: Roster) -> frozenset[str]:
 
 # -- strategies ------------------------------------------------------------------------------
 
-uuid_lists = st.lists(st.sampled_from(UUIDS), max_size=3, unique=True)
 
-
-@st.composite
-def any_event(draw: st.DrawFn) -> PresenceEvent:
-    """Any event on any channel, with a random timetoken (so out of order)."""
-    action = draw(st.sampled_from(["join", "leave", "timeout", "state-change", "interval"]))
-    channel = draw(st.sampled_from(CHANNELS))
-    tt = draw(st.integers(1, 15))
-    occupancy = draw(st.integers(0, 5))
-    if action == "interval":
-        return PresenceEvent(
-            action,
-            channel,
-            None,
-            occupancy,
-            timetoken=tt,
-            join=draw(uuid_lists),
-            leave=draw(uuid_lists),
-            timeout=draw(uuid_lists),
-            subscription=draw(st.sampled_from([None, "group"])),
-        )
-    state = draw(st.sampled_from(STATES)) if action in ("join", "state-change") else None
-    return PresenceEvent(action, channel, draw(st.sampled_from(UUIDS)), occupancy, 0, tt, state)
-
-
-@st.composite
-def any_sequence(draw: st.DrawFn) -> list[PresenceEvent]:
-    """Events in any order, some delivered twice (a channel and a group subscription)."""
-    seq = draw(st.lists(any_event(), max_size=40))
-    for _ in range(draw(st.integers(0, 6))):
-        if not seq:
-            break
-        original = seq[draw(st.integers(0, len(seq) - 1))]
-        seq.insert(draw(st.integers(0, len(seq))), original)
-    return seq
+def any_sequence() -> st.SearchStrategy[list[PresenceEvent]]:
+    """Events of any channel in any order, some delivered twice (a channel and a group
+    subscription)."""
+    events = presence_events(
+        CHANNELS,
+        UUIDS,
+        STATES,
+        max_timetoken=15,
+        max_occupancy=5,
+        interval_subscriptions=[None, "group"],
+    )
+    return delivered_again(events, max_size=40, max_copies=6)
 
 
 # -- the hub path, every channel ------------------------------------------------------------------
@@ -217,10 +195,15 @@ def _run_graced_hub(
     hub = PresenceStreams(None, scheduler=scheduler, here_now=None)
     graced: dict[str, Roster] = {}
     problems: list[str] = []
+    # As in _Pair: while one event is pushed, only the rosters after it count (an interval
+    # event whose uuids are partly lifted reaches the suppressed roster in two parts).
+    delivering = [False]
 
     def on_graced(channel: str, roster: Roster) -> None:
         # Runs on every change of the suppressed roster, timer releases included.
         graced[channel] = roster
+        if delivering[0]:
+            return
         missing = hub.current(channel).uuids - roster.uuids
         if missing:
             problems.append(f"{channel} at {scheduler.clock}: lacks {sorted(missing)}")
@@ -230,7 +213,9 @@ def _run_graced_hub(
     last = 0.0
     for t, event in history:
         scheduler.advance_to(t)
+        delivering[0] = True
         hub.push(event)
+        delivering[0] = False
         for channel in CHANNELS:  # every change of the raw roster
             missing = hub.current(channel).uuids - graced[channel].uuids
             assert not missing, (channel, event, sorted(missing))
@@ -331,21 +316,24 @@ def _uuids_in(event: PresenceEvent) -> tuple[str, ...]:
 
 
 @st.composite
-def reordered_history(draw: st.DrawFn) -> list[tuple[float, PresenceEvent]]:
+def reordered_history(draw: st.DrawFn, *, own_in_order: bool) -> list[tuple[float, PresenceEvent]]:
     """A history whose events arrive late by up to 3 s each, so out of timetoken order.
 
-    Each uuid's own events keep their order (a uuid's later event never overtakes an
-    earlier one, as on one PubNub channel); events of different uuids overtake each other.
+    With ``own_in_order`` each uuid's own events keep their order (a uuid's later event
+    never overtakes an earlier one, as on one PubNub channel) and only events of
+    different uuids overtake each other; without it, any event may overtake any other
+    (a catch-up, resync events or a group subscription racing the channel's).
     """
     history, _ = draw(timed_history())
     last_arrival: dict[tuple[str, str], float] = {}
     arrivals: list[tuple[float, int, PresenceEvent]] = []
     for index, (t, event) in enumerate(history):
-        keys = [(event.channel, u) for u in _uuids_in(event)]
         arrival = t + draw(st.integers(0, 30)) / 10
-        arrival = max([arrival, *(last_arrival.get(k, 0.0) for k in keys)])
-        for k in keys:
-            last_arrival[k] = arrival
+        if own_in_order:
+            keys = [(event.channel, u) for u in _uuids_in(event)]
+            arrival = max([arrival, *(last_arrival.get(k, 0.0) for k in keys)])
+            for k in keys:
+                last_arrival[k] = arrival
         arrivals.append((arrival, index, event))
     arrivals.sort(key=lambda a: (a[0], a[1]))
     return [(arrival, event) for arrival, _, event in arrivals]
@@ -357,20 +345,22 @@ LONG_GRACE = 200
 
 
 @settings(max_examples=150, deadline=None)
-@given(reordered_history())
-def test_suppression_with_out_of_order_delivery_inside_the_grace(
-    history: list[tuple[float, PresenceEvent]],
+@given(
+    st.booleans().flatmap(lambda own: reordered_history(own_in_order=own)),
+    st.sampled_from([*GRACES, LONG_GRACE]),
+)
+def test_suppression_with_out_of_order_delivery(
+    history: list[tuple[float, PresenceEvent]], grace: int
 ) -> None:
-    """Out of timetoken order (each uuid's events in order) while the grace covers it.
+    """Out of timetoken order, with graces short enough for departures to be released
+    while late events still arrive, and with a uuid's own events out of order.
 
     Occupancy is not compared: out of order, the raw roster keeps the count of the newest
-    event, which may disagree with its own members. With graces short enough for
-    releases to happen while late events still arrive, or with a uuid's own events out
-    of order, the property still fails in corner cases (see docs/reliability.md); the
-    cases found and fixed are the regression tests below.
+    event, which may disagree with its own members. The cases this found and that are
+    fixed are the regression tests below.
     """
-    _run_graced_operators(history, LONG_GRACE, ("timeout",), occupancy=False)
-    _run_graced_hub(history, LONG_GRACE, occupancy=False)
+    _run_graced_operators(history, grace, ("timeout",), occupancy=False)
+    _run_graced_hub(history, grace, occupancy=False)
 
 
 def test_a_stale_departure_after_a_swallowed_rejoin_is_dropped() -> None:
@@ -460,7 +450,56 @@ def test_a_reordered_rejoin_after_a_release_is_applied() -> None:
     assert raw[1] == held[1] == 1  # the count of the newest event, tt 25
 
 
-def _graced_after(history: list[tuple[int, PresenceEvent]], grace: float) -> tuple[Any, Any]:
+def test_a_late_interval_rejoin_after_a_release_is_applied() -> None:
+    """The interval-array form of the case above: ``e`` times out (tt 16, held), ``b``
+    joins (tt 19), the timeout is released with timetoken 19, then an interval event with
+    timetoken 17 brings ``e`` back along with other changes. The raw roster applies it
+    (17 is newer than the timeout at 16); the suppressed roster once ignored ``e`` in it.
+    ``e`` is now lifted to 19 in an event of its own; ``c`` keeps the event's timetoken.
+    """
+    history = [
+        (10, PresenceEvent("join", "room", "c", 1, 10, 10)),
+        (11, PresenceEvent("join", "room", "e", 2, 11, 11)),
+        (16, PresenceEvent("timeout", "room", "e", 1, 16, 16)),
+        (18, PresenceEvent("join", "room", "b", 2, 19, 19)),
+        (20, PresenceEvent("interval", "room", None, 2, 17, 17, join=["e"], leave=["c"])),
+    ]
+    raw, held = _graced_after(history, grace=3)
+    assert raw[0] == held[0] == {"b": None, "e": None}
+
+
+def test_every_late_event_after_a_release_is_lifted() -> None:
+    """``c`` times out (tt 18, held), ``b`` joins (tt 24), the timeout is released with
+    timetoken 24; then ``c``'s late join (tt 22) and its timeout (tt 23) arrive in order.
+    The raw roster ends without ``c``. Only the join used to be lifted to 24, so the
+    timeout (23) looked older than it and the suppressed roster kept ``c`` for good.
+    """
+    history = [
+        (10.0, PresenceEvent("timeout", "room", "c", 0, 10, 18)),
+        (10.5, PresenceEvent("join", "room", "b", 1, 10, 24, {"s": 1})),
+        (11.5, PresenceEvent("join", "room", "c", 2, 10, 22, {"s": 2})),
+        (12.0, PresenceEvent("timeout", "room", "c", 1, 10, 23)),
+    ]
+    raw, held = _graced_after(history, grace=1)
+    assert raw[0] == held[0] == {"b": {"s": 1}}
+
+
+def test_a_departure_older_than_a_held_one_is_dropped() -> None:
+    """``b``'s timeout (tt 20) is held, then an older leave (tt 18) arrives, then an
+    interval event (tt 19) with ``b`` in its join array. The raw roster ignores both (older
+    than the timeout). The leave once cancelled the hold and went out, so the late join
+    then brought ``b`` back for good; it is now dropped, as the raw roster drops it.
+    """
+    history = [
+        (10, PresenceEvent("timeout", "room", "b", 3, 10, 20)),
+        (11, PresenceEvent("leave", "room", "b", 1, 10, 18)),
+        (12, PresenceEvent("interval", "room", None, 4, 10, 19, join=["b", "e"])),
+    ]
+    raw, held = _graced_after(history, grace=60)
+    assert raw[0] == held[0] == {"e": None}
+
+
+def _graced_after(history: Sequence[tuple[float, PresenceEvent]], grace: float) -> tuple[Any, Any]:
     """(raw, suppressed) views of "room" once a quiet period followed ``history``."""
     scheduler = TestScheduler()
     hub = PresenceStreams(None, scheduler=scheduler, here_now=None)
