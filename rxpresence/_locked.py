@@ -1,4 +1,4 @@
-"""A scheduler wrapper that runs every action under the hub's lock.
+"""The hub's schedulers: its own timer thread, and a wrapper that takes the hub's lock.
 
 Timer callbacks (flicker grace windows) fire on scheduler threads while the SDK
 delivers on its own. Taking the hub's lock first, before any operator's own lock,
@@ -11,16 +11,46 @@ hub's default) an exception would end the one thread every later timer runs on.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from reactivex import abc, typing
+from reactivex.scheduler import EventLoopScheduler
 from reactivex.scheduler.scheduler import Scheduler
 
-__all__ = ["LockedScheduler"]
+__all__ = ["LockedScheduler", "TimerThread"]
 
 _T = TypeVar("_T")
+
+
+def _daemon(target: Callable[[], None]) -> threading.Thread:
+    return threading.Thread(target=target, name="rxpresence-timers", daemon=True)
+
+
+class TimerThread(EventLoopScheduler):
+    """One daemon thread for all the timers of a hub, on a monotonic clock.
+
+    RxPY's ``TimeoutScheduler`` starts a thread per timer: every held timeout of a busy
+    channel would cost a thread start on the SDK's thread, and thousands of threads.
+    This runs them all on one thread, started while a timer is pending and ended when
+    none is (or by :meth:`dispose`). ``EventLoopScheduler`` keeps its queue in wall-clock
+    time, where a step of the system clock would delay or hasten every pending grace
+    period; ``now`` here is the wall clock at creation plus monotonic time since.
+
+    Args:
+        clock: Monotonic seconds (``time.monotonic``; replaceable in tests).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(_daemon, exit_if_empty=True)
+        self._clock = clock
+        self._origin = datetime.now(UTC) - timedelta(seconds=clock())
+
+    @property
+    def now(self) -> datetime:
+        return self._origin + timedelta(seconds=self._clock())
 
 
 class LockedScheduler(Scheduler):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -31,14 +31,13 @@ from typing import Any
 from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable
-from reactivex.scheduler import EventLoopScheduler
 
 from ._event import Action, PresenceEvent
 from ._fanout import Fanout, Latest
 from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
 from ._listener import Listener
-from ._locked import LockedScheduler
+from ._locked import LockedScheduler, TimerThread
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Roster
 from ._sync import ResyncSettings, SyncManager
@@ -76,10 +75,6 @@ def _grace_seconds(grace: float | timedelta) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise ValueError(f"grace must be a non-negative number of seconds, got {grace!r}")
     return float(seconds)
-
-
-def _timer_thread(target: Callable[[], None]) -> threading.Thread:
-    return threading.Thread(target=target, name="rxpresence-timers", daemon=True)
 
 
 def _view(source: Fanout[Any]) -> Observable[Any]:
@@ -233,8 +228,9 @@ class PresenceStreams:
             fed with :meth:`push` (replays, simulations, tests).
         scheduler: Scheduler for time-based work (flicker grace timers, here-now
             retries). By default the hub runs its timers on one thread of its own (an
-            RxPY ``EventLoopScheduler``, started while a timer is pending and stopped by
-            :meth:`close`). Pass a ``TestScheduler`` for virtual time.
+            RxPY ``EventLoopScheduler`` on a monotonic clock, started while a timer is
+            pending and stopped by :meth:`close`). Pass a ``TestScheduler`` for virtual
+            time.
         here_now: Where roster snapshots come from: ``"auto"`` (the default) uses the
             client's own here-now (threaded or asyncio), None disables snapshots, or
             pass a :class:`HereNowSource`. With a source, each roster is bootstrapped
@@ -279,12 +275,9 @@ class PresenceStreams:
         source = here_now_source(pubnub, here_now)
         self._pubnub = pubnub
         self._lock = threading.RLock()
-        # One timer thread for the whole hub, started when a timer is pending and ended
-        # when none is: RxPY's TimeoutScheduler starts a thread per timer, so every held
-        # timeout would cost a thread start on the SDK's thread, and thousands of threads.
-        self._own_timers: EventLoopScheduler | None = None
+        self._own_timers: TimerThread | None = None  # see TimerThread for why
         if scheduler is None:
-            scheduler = self._own_timers = EventLoopScheduler(_timer_thread, exit_if_empty=True)
+            scheduler = self._own_timers = TimerThread()
         self._scheduler = LockedScheduler(scheduler, self._lock, self._report)
         self._closed = False
         self._channels: dict[str, _Channel] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from reactivex.scheduler import EventLoopScheduler, TimeoutScheduler
 from reactivex.subject import Subject
 
 from rxpresence import PresenceEvent, PresenceStreams, Roster
-from rxpresence._locked import LockedScheduler
+from rxpresence._locked import LockedScheduler, TimerThread
 from rxpresence.operators import suppress_flicker, to_roster
 
 
@@ -92,3 +93,22 @@ def test_through_the_hub_the_failed_timer_is_reported_and_nothing_is_held() -> N
     hub.push(PresenceEvent("join", "room", "b", 1, 3, 3))  # delivery goes on
     assert rosters[-1].uuids == {"b"}
     hub.close()
+
+
+class _NoWallClock:
+    @staticmethod
+    def now(tz: Any = None) -> datetime:
+        raise AssertionError("the wall clock was read")
+
+
+def test_the_timer_clock_is_monotonic_after_creation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # EventLoopScheduler keeps its queue in the scheduler's time: a wall-clock step would
+    # delay or hasten every pending grace period, so only creation reads the wall clock.
+    seconds = [1000.0]
+    timers = TimerThread(clock=lambda: seconds[0])
+    start = timers.now
+    assert abs((start - datetime.now(UTC)).total_seconds()) < 5  # still reads as a date
+    monkeypatch.setattr("rxpresence._locked.datetime", _NoWallClock)
+    seconds[0] += 2.5
+    assert timers.now - start == timedelta(seconds=2.5)
+    timers.dispose()

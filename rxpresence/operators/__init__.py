@@ -139,8 +139,9 @@ def suppress_flicker(
     uuid arriving after its departure was released with a newer timetoken, but newer
     than the departure itself, are lifted to that timetoken (the uuids of an interval
     event that need it go out in an event of their own, so one interval event may come
-    out as two). The rejoin of a uuid never seen joining (before the subscription) is
-    emitted, not swallowed: the roster downstream may not have it.
+    out as two), and one older than an event already lifted is dropped. The rejoin of
+    a uuid never seen joining (before the subscription) is emitted, not swallowed: the
+    roster downstream may not have it.
 
     ```text
     -a-A--a--B--------b-C-----|

@@ -26,10 +26,12 @@ Bookkeeping, per subscription:
 * ``_absent``: (channel, uuid) -> timetoken of the departure last emitted for it, until a
   join newer than it: a departure of a uuid already absent downstream is passed on, not
   held (holding it would make a rejoin look like a flicker and swallow it).
-* ``_released``: (channel, uuid) -> (timetoken, timetoken emitted) of a departure released
-  with a newer timetoken; every event of the uuid between the two, arriving late, is
-  lifted to the emitted one so that the roster downstream applies it as the raw roster
-  does (in arrival order: equal timetokens apply in turn).
+* ``_released``: (channel, uuid) -> (timetoken, timetoken emitted, newest seen) of a
+  departure released with a newer timetoken. Events of the uuid between the first two,
+  arriving late, are lifted to the emitted one so that the roster downstream applies
+  them as the raw roster does; all of them then share one timetoken, so one older than
+  the newest lifted so far is dropped (the raw roster ignores it). An event of the uuid
+  newer than the emitted timetoken ends the entry.
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ _INTERVAL = Action.INTERVAL
 
 _Key = tuple[str, str]
 # Departures remembered for late events, per suppressor (the oldest are dropped first).
-_RELEASED_MAX = 4096
-_ABSENT_MAX = 16384
+# Late events come seconds late at most (a catch-up, a resync, a second subscription);
+# these cover that on all but enormous channels, at under 1 MB each when full.
+_RELEASED_MAX = 1024
+_ABSENT_MAX = 4096
+_STALE = -1  # from _lift: drop the event (timetokens are never negative)
 
 
 def _grace_seconds(grace: float | timedelta) -> float:
@@ -131,7 +136,7 @@ class _Suppressor:
         self._emitted: dict[str, int] = {}
         self._known: dict[_Key, tuple[Mapping[str, Any] | None, int]] = {}
         self._swallowed: dict[_Key, int] = {}
-        self._released: dict[_Key, tuple[int, int]] = {}
+        self._released: dict[_Key, tuple[int, int, int]] = {}
         self._absent: dict[_Key, int] = {}
 
     def seed(self, roster: Roster) -> None:
@@ -200,7 +205,10 @@ class _Suppressor:
         key = (event.channel, event.uuid or "")
         if self._before_swallowed(key, event.timetoken, or_same=True):
             return  # the rejoin we swallowed delivered again, or an older join
-        event = self._after_release(key, event)
+        lifted = self._after_release(key, event)
+        if lifted is None:
+            return  # late, and older than an event of the uuid already lifted
+        event = lifted
         tt = event.timetoken
         hold = self._held.get(key)
         if hold is not None and tt >= hold.event.timetoken:
@@ -233,7 +241,10 @@ class _Suppressor:
         key = (event.channel, event.uuid or "")
         if self._before_swallowed(key, event.timetoken):
             return  # older than a swallowed rejoin: the raw roster ignores it
-        event = self._after_release(key, event)
+        lifted = self._after_release(key, event)
+        if lifted is None:
+            return  # late, and older than an event of the uuid already lifted
+        event = lifted
         tt = event.timetoken
         self._swallowed.pop(key, None)
         hold = self._held.get(key)
@@ -250,7 +261,10 @@ class _Suppressor:
         key = (event.channel, event.uuid or "")
         if self._before_swallowed(key, event.timetoken):
             return  # older than a swallowed rejoin: the raw roster ignores it
-        event = self._after_release(key, event)
+        lifted = self._after_release(key, event)
+        if lifted is None:
+            return  # late, and older than an event of the uuid already lifted
+        event = lifted
         tt = event.timetoken
         hold = self._held.get(key)
         if hold is not None and tt < hold.departed(key[1]):
@@ -285,8 +299,8 @@ class _Suppressor:
             self._interval_deltas(part)
 
     def _lifted_parts(self, event: PresenceEvent) -> list[PresenceEvent]:
-        """``event`` split so that the uuids :meth:`_after_release` would lift come in
-        events of their own, at the timetoken they are lifted to."""
+        """``event`` split so that the uuids :meth:`_lift` lifts come in events of their
+        own, at the timetoken they are lifted to (and without those it drops)."""
         if not self._released:
             return [event]
         channel, tt = event.channel, event.timetoken
@@ -301,6 +315,7 @@ class _Suppressor:
         if not moved:
             return [event]
         lifted = {uuid for part in moved.values() for uuids in part.values() for uuid in uuids}
+        moved.pop(_STALE, None)
         rest = {name: [u for u in uuids if u not in lifted] for name, uuids in arrays.items()}
         parts = [event.replace(**rest)] if any(rest.values()) else []
         occupancy = self._newest[channel][1]
@@ -430,7 +445,10 @@ class _Suppressor:
             changes["timetoken"] = target
             for uuid in pending:
                 _put_newest(
-                    self._released, (channel, uuid), (hold.departed(uuid), target), _RELEASED_MAX
+                    self._released,
+                    (channel, uuid),
+                    (hold.departed(uuid), target, hold.departed(uuid)),
+                    _RELEASED_MAX,
                 )
         for uuid in pending:
             self._mark_absent((channel, uuid), target)
@@ -461,19 +479,35 @@ class _Suppressor:
         return swallowed is not None and (tt < swallowed or (or_same and tt == swallowed))
 
     def _lift(self, key: _Key, tt: int) -> int | None:
-        """The timetoken a released departure of ``key`` was emitted with, if ``tt`` is
-        newer than that departure but older than the timetoken it was emitted with."""
-        released = self._released.get(key) if self._released else None
-        if released is None or not released[0] <= tt < released[1]:
-            return None
-        return released[1]
+        """Where an event of ``key`` at ``tt`` goes after a release (see ``_released``).
 
-    def _after_release(self, key: _Key, event: PresenceEvent) -> PresenceEvent:
-        """``event`` lifted to the timetoken its uuid's released departure was emitted with,
-        if it is late (see :meth:`_lift`); every such event is lifted, in arrival order."""
+        None: as it is (no release, or older than the departure, or newer than the
+        timetoken it was emitted with, which ends the entry). ``_STALE``: nowhere, it is
+        older than an event already lifted. Otherwise the timetoken to lift it to.
+        """
+        released = self._released.get(key) if self._released else None
+        if released is None:
+            return None
+        departed, target, seen = released
+        if tt >= target:
+            # Newer than the release: later events older than it are ignored by a raw
+            # roster, and by the one downstream unless lifted, so the entry is done.
+            del self._released[key]
+            return None
+        if tt < departed:
+            return None
+        if tt < seen:
+            return _STALE
+        self._released[key] = (departed, target, tt)
+        return target
+
+    def _after_release(self, key: _Key, event: PresenceEvent) -> PresenceEvent | None:
+        """``event`` lifted after a release (see :meth:`_lift`), or None to drop it."""
         target = self._lift(key, event.timetoken)
         if target is None:
             return event
+        if target == _STALE:
+            return None
         # The raw roster applies it but keeps the count of its newer events: so does this.
         return event.replace(timetoken=target, occupancy=self._newest[key[0]][1])
 

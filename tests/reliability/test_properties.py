@@ -484,6 +484,32 @@ def test_every_late_event_after_a_release_is_lifted() -> None:
     assert raw[0] == held[0] == {"b": {"s": 1}}
 
 
+def test_a_late_event_older_than_one_already_lifted_is_dropped() -> None:
+    """Lifted events share one timetoken, so their own order must be kept another way.
+    ``e`` times out (tt 17, held), ``a`` changes state (tt 19), the timeout is released
+    with timetoken 19; ``e``'s late join (tt 18) is lifted to 19; then the timeout of tt 17
+    comes again (a group subscription). The raw roster ignores it (older than the join);
+    lifted to 19 too, it once removed ``e``. The second case is the same with a late join
+    arriving after a late departure that was lifted.
+    """
+    history = [
+        (34.8, PresenceEvent("timeout", "room", "e", 2, 34, 17, subscription="group")),
+        (35.0, PresenceEvent("state-change", "room", "a", 3, 35, 19, {"s": 1})),
+        (36.6, PresenceEvent("join", "room", "e", 3, 35, 18, {"s": 2})),
+        (37.0, PresenceEvent("timeout", "room", "e", 2, 34, 17)),
+    ]
+    raw, held = _graced_after(history, grace=1)
+    assert raw[0] == held[0] == {"a": {"s": 1}, "e": {"s": 2}}
+    history = [
+        (49.4, PresenceEvent("interval", "room", None, 3, 49, 23, timeout=["b"])),
+        (50.2, PresenceEvent("interval", "room", None, 0, 50, 28, leave=["a"])),
+        (50.5, PresenceEvent("interval", "room", None, 1, 50, 27, leave=["d"], timeout=["b"])),
+        (51.7, PresenceEvent("join", "room", "b", 4, 49, 24, {"s": 1})),
+    ]
+    raw, held = _graced_after(history, grace=1)
+    assert raw[0] == held[0] == {}
+
+
 def test_a_departure_older_than_a_held_one_is_dropped() -> None:
     """``b``'s timeout (tt 20) is held, then an older leave (tt 18) arrives, then an
     interval event (tt 19) with ``b`` in its join array. The raw roster ignores both (older

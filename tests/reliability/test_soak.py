@@ -87,7 +87,8 @@ PROFILES = (
 # one. A leak of one block per event would be ~900,000 blocks over the default run.
 BLOCKS_SLACK = 20_000
 # Bytes allocated during the two traced laps and still alive at the end. What legitimately
-# stays is the rosters' departure tombstones (two bounded generations) and their ints.
+# stays is the rosters' departure tombstones (two bounded generations) and their ints, and
+# the flicker suppressors' bounded tables of departed uuids.
 TRACED_SLACK = 1024 * 1024
 # Growth allowed between the snapshot after the first traced lap and the final one.
 SNAPSHOT_SLACK = 256 * 1024
