@@ -43,6 +43,7 @@ import httpx
 import pytest
 from pubnub.callbacks import SubscribeCallback
 from pubnub.pubnub import PubNub
+from url_parts import PATH_SEGMENTS
 
 import rxpresence as rxp
 from rxpresence.server import LocalPresenceServer, ServerSettings
@@ -242,24 +243,7 @@ def _random_path(rng: random.Random) -> Attack:
     segments = [
         rng.choice(
             [
-                "v2",
-                "v1",
-                "presence",
-                "subscribe",
-                "sub-key",
-                "demo",
-                "channel",
-                "uuid",
-                "data",
-                "heartbeat",
-                "leave",
-                "0",
-                "publish",
-                "time",
-                "channel-registration",
-                "channel-group",
-                "remove",
-                ",",
+                *PATH_SEGMENTS,
                 "..",
                 ".",
                 "",

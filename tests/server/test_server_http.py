@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_helpers import RawHttp, Reply, WaitFor
+from url_parts import PATH_SEGMENTS
 
 from rxpresence.server import LocalPresenceServer
 
@@ -545,24 +546,7 @@ _segment = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF)
         st.one_of(
             st.sampled_from(
                 [
-                    "v2",
-                    "v1",
-                    "presence",
-                    "subscribe",
-                    "sub-key",
-                    "demo",
-                    "channel",
-                    "uuid",
-                    "data",
-                    "heartbeat",
-                    "leave",
-                    "0",
-                    "publish",
-                    "time",
-                    "channel-registration",
-                    "channel-group",
-                    "remove",
-                    ",",
+                    *PATH_SEGMENTS,
                     "a,b",
                     "%FF",
                     "%2C",
