@@ -14,18 +14,24 @@ from typing import Any
 WaitFor = Callable[..., Any]
 
 
+def _poll(predicate: Callable[[], Any], deadline: float, timeout: float, message: str) -> Any:
+    """One look: ``predicate()`` if truthy, else None; fails once ``deadline`` passed."""
+    value = predicate()
+    if value:
+        return value
+    if time.monotonic() > deadline:
+        raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+    return None
+
+
 def wait_for(
     predicate: Callable[[], Any], timeout: float = 5.0, message: str = "", *, every: float = 0.01
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+    while (value := _poll(predicate, deadline, timeout, message)) is None:
         time.sleep(every)
+    return value
 
 
 async def async_wait_for(
@@ -33,13 +39,9 @@ async def async_wait_for(
 ) -> Any:
     """:func:`wait_for` for coroutines: polls without blocking the event loop."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s {message}".strip())
+    while (value := _poll(predicate, deadline, timeout, message)) is None:
         await asyncio.sleep(0.01)
+    return value
 
 
 @contextmanager

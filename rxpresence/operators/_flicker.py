@@ -203,12 +203,11 @@ class _Suppressor:
 
     def _join(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
-        if self._before_swallowed(key, event.timetoken, or_same=True):
-            return  # the rejoin we swallowed delivered again, or an older join
-        lifted = self._after_release(key, event)
-        if lifted is None:
-            return  # late, and older than an event of the uuid already lifted
-        event = lifted
+        # or_same: the rejoin we swallowed, delivered again, is dropped too.
+        ordered = self._in_order(key, event, or_same=True)
+        if ordered is None:
+            return
+        event = ordered
         tt = event.timetoken
         hold = self._held.get(key)
         if hold is not None and tt >= hold.event.timetoken:
@@ -239,12 +238,10 @@ class _Suppressor:
 
     def _state_change(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
-        if self._before_swallowed(key, event.timetoken):
-            return  # older than a swallowed rejoin: the raw roster ignores it
-        lifted = self._after_release(key, event)
-        if lifted is None:
-            return  # late, and older than an event of the uuid already lifted
-        event = lifted
+        ordered = self._in_order(key, event)
+        if ordered is None:
+            return
+        event = ordered
         tt = event.timetoken
         self._swallowed.pop(key, None)
         hold = self._held.get(key)
@@ -259,12 +256,10 @@ class _Suppressor:
 
     def _departure(self, event: PresenceEvent) -> None:
         key = (event.channel, event.uuid or "")
-        if self._before_swallowed(key, event.timetoken):
-            return  # older than a swallowed rejoin: the raw roster ignores it
-        lifted = self._after_release(key, event)
-        if lifted is None:
-            return  # late, and older than an event of the uuid already lifted
-        event = lifted
+        ordered = self._in_order(key, event)
+        if ordered is None:
+            return
+        event = ordered
         tt = event.timetoken
         hold = self._held.get(key)
         if hold is not None and tt < hold.departed(key[1]):
@@ -501,8 +496,18 @@ class _Suppressor:
         self._released[key] = (departed, target, tt)
         return target
 
-    def _after_release(self, key: _Key, event: PresenceEvent) -> PresenceEvent | None:
-        """``event`` lifted after a release (see :meth:`_lift`), or None to drop it."""
+    def _in_order(
+        self, key: _Key, event: PresenceEvent, *, or_same: bool = False
+    ) -> PresenceEvent | None:
+        """``event`` as the roster downstream must get it, or None to drop it.
+
+        Dropped: events older than a rejoin swallowed for ``key`` (see
+        :meth:`_before_swallowed`) or than one already lifted; lifted: late events after
+        a release (see :meth:`_lift`). A raw roster ignores the first and applies the
+        second; without this the roster downstream would do the opposite.
+        """
+        if self._before_swallowed(key, event.timetoken, or_same=or_same):
+            return None
         target = self._lift(key, event.timetoken)
         if target is None:
             return event
