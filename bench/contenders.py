@@ -171,6 +171,37 @@ def store(prefill: list[Any]) -> Contender:
     return Contender(presence, lambda: {u: s for u, (_, s) in current[0].items()})
 
 
+# -- the floor of any roster that orders events per uuid ------------------------------
+
+
+def one_write(prefill: list[Any]) -> Contender:
+    """One lookup and one ``immutables.Map`` write per event, and nothing else.
+
+    What every design that keeps a persistent snapshot *and* the last timetoken of each
+    uuid must do at least: read the uuid's entry (to order the event) and write a new
+    one (a packed int, as the roster stores). No checks, no snapshot record, no
+    delivery, no departures removed. For comparison only: its result is not a roster.
+    """
+    entries: list[immutables.Map[str, int]] = [immutables.Map()]
+
+    def presence(pubnub: Any, event: Any) -> None:
+        current = entries[0]
+        uuid = event.uuid
+        current.get(uuid)
+        entries[0] = current.set(uuid, (event.timetoken << 32) | event.timestamp)
+
+    for event in prefill:
+        presence(None, event)
+    return Contender(presence, lambda: {})
+
+
+class Callback(SubscribeCallback):  # type: ignore[misc]
+    """An SDK listener calling a contender's ``presence`` (for the SDK chain)."""
+
+    def __init__(self, contender: Contender) -> None:
+        self.presence = contender.presence
+
+
 # -- rxpresence -------------------------------------------------------------------------
 
 

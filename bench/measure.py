@@ -91,6 +91,7 @@ class SizeResult:
 _FACTORIES: dict[str, Callable[[list[Any]], contenders.Contender]] = {
     "f1": contenders.f1,
     "store": contenders.store,
+    "write": contenders.one_write,
     "hub": contenders.hub,
     "hub3": lambda prefill: contenders.hub(prefill, subscribers=3),
     "grace": contenders.hub_grace,
@@ -137,7 +138,11 @@ def measure_size(
                 spent[name] += seconds
                 if name == "f1" and start < naive_events:
                     naive_f1 += seconds * len(streams["naive"][start : start + CHUNK]) / len(chunk)
-        finals = {name: built[name].result() for name in names if name != "grace"} if r == 0 else {}
+        finals = (
+            {name: built[name].result() for name in names if name not in ("grace", "write")}
+            if r == 0
+            else {}
+        )
         del built, streams
 
         chain = _time_sdk_chain(prefill, bodies, finals if r == 0 else None)
@@ -148,12 +153,14 @@ def measure_size(
         for name, seconds in chain.items():
             result.add(result.per_event, name, seconds / n)
         f1 = spent["f1"]
-        for name in ("store", "hub", "hub3", "grace"):
+        for name in ("store", "write", "hub", "hub3", "grace"):
             result.add(result.ratios, name, spent[name] / f1)
         result.add(result.ratios, "naive", spent["naive"] / naive_f1)
         result.add(result.ratios, "hub3/hub", spent["hub3"] / spent["hub"])
         result.add(result.ratios, "sdk+rx/sdk", chain["sdk+rx"] / chain["sdk"])
         result.add(result.ratios, "parse+rx/parse", chain["parse+rx"] / chain["parse"])
+        for name in ("sdk+f1", "sdk+store", "sdk+write"):
+            result.add(result.ratios, f"{name}/sdk", chain[name] / chain["sdk"])
         if r == 0:
             result.mismatches = _check_agreement(work, prefill, finals, naive_events)
     return result
@@ -167,7 +174,10 @@ def _time_sdk_chain(
     """Seconds for the SDK alone and with rxpresence, taking turns on slices.
 
     Keys: ``sdk`` and ``sdk+rx`` through the worker's queue (the path of a client),
-    ``parse`` and ``parse+rx`` without it (the parsing alone, for orientation).
+    ``parse`` and ``parse+rx`` without it (the parsing alone, for orientation), and,
+    through the queue too, ``sdk+f1``, ``sdk+store`` and ``sdk+write`` (the floor of
+    one map lookup and write per event): where the SDK's own work runs between two
+    events, the caches are cold, and per-event costs differ from the loops above.
     """
     attached = contenders.hub(prefill)
     parsed = contenders.hub(prefill)
@@ -176,6 +186,9 @@ def _time_sdk_chain(
         ("sdk+rx", sdk_worker(attached.presence.__self__), True),  # the hub's listener
         ("parse", sdk_worker(NoopListener()), False),
         ("parse+rx", sdk_worker(parsed.presence.__self__), False),
+        ("sdk+f1", sdk_worker(contenders.f1(prefill).presence.__self__), True),
+        ("sdk+store", sdk_worker(contenders.Callback(contenders.store(prefill))), True),
+        ("sdk+write", sdk_worker(contenders.Callback(contenders.one_write(prefill))), True),
     ]
     spent = dict.fromkeys((name for name, _, _ in runs), 0.0)
     per = max(1, CHUNK // 100)

@@ -80,6 +80,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+# Informational listeners timed in the same SDK chain (see measure._time_sdk_chain).
+_CHAIN_PEERS = (
+    ("sdk+f1", "F1"),
+    ("sdk+store", "the minimal immutables.Map store"),
+    ("sdk+write", "one Map lookup and write per event, nothing else"),
+)
+
+
 def _naive_budget(size: int, events: int) -> int:
     # The copying pipeline is O(U) per event: give it fewer events at large U.
     return min(events, max(200, 30_000_000 // size))
@@ -124,6 +132,15 @@ def _rows(
                 "minimal immutables.Map store / F1 (no checks, no ordering)",
                 f"{size:,}",
                 _x(results[size].median("store")),
+            )
+        )
+    for size in sizes:
+        rows.append(
+            Row(
+                sec,
+                "one Map lookup and write per event, nothing else / F1",
+                f"{size:,}",
+                _x(results[size].median("write")),
             )
         )
     for size in sizes:
@@ -198,6 +215,9 @@ def _rows(
                 f"{parse_only:+.0%}",
             )
         )
+        for name, what in _CHAIN_PEERS:
+            peer = res.median(f"{name}/sdk") - 1
+            rows.append(Row(sec, f"  for comparison: SDK + {what}", f"{size:,}", f"{peer:+.0%}"))
     sec = "Memory (tracemalloc)"
     judged = memory.size == 100_000
     rows.append(
