@@ -80,6 +80,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+# Informational contenders timed against F1: what immutable snapshots cost at the least.
+_FLOORS = (
+    ("store", "minimal immutables.Map store / F1 (no checks, no ordering)"),
+    ("write", "one Map lookup and write per event, nothing else / F1"),
+)
+
 # Informational listeners timed in the same SDK chain (see measure._time_sdk_chain).
 _CHAIN_PEERS = (
     ("sdk+f1", "F1"),
@@ -125,24 +131,9 @@ def _rows(
                 res.median("hub") <= 3.0 if is_ref else None,
             )
         )
-    for size in sizes:
-        rows.append(
-            Row(
-                sec,
-                "minimal immutables.Map store / F1 (no checks, no ordering)",
-                f"{size:,}",
-                _x(results[size].median("store")),
-            )
-        )
-    for size in sizes:
-        rows.append(
-            Row(
-                sec,
-                "one Map lookup and write per event, nothing else / F1",
-                f"{size:,}",
-                _x(results[size].median("write")),
-            )
-        )
+    for name, label in _FLOORS:
+        for size in sizes:
+            rows.append(Row(sec, label, f"{size:,}", _x(results[size].median(name))))
     for size in sizes:
         res = results[size]
         rows.append(
