@@ -1,10 +1,15 @@
-"""Hot multicast observables that isolate their observers from each other.
+"""Hot multicast streams that isolate their observers from each other.
 
-RxPY's ``Subject`` stops delivering a value at the first observer that raises, and
-does not serialise concurrent ``on_next`` calls. :class:`Fanout` calls every observer
-in turn, hands any exception to a report callback and carries on; the hub calls it
-only while holding its own lock, so deliveries never overlap. :class:`Latest` also
-remembers the last value and gives it to each new subscriber at once.
+RxPY's ``Subject`` stops delivering a value at the first observer that raises, and does
+not serialise concurrent ``on_next`` calls. :class:`Fanout` calls every observer in
+turn, hands any exception to a report callback and carries on; its producer calls it
+only while holding the lock it was given (the channel registry's), so deliveries never
+overlap. :class:`Latest` also remembers the last value and gives it to each new
+subscriber at once.
+
+Neither is an ``Observable``: an RxPY observable carries a lock of its own, and a hub
+watching thousands of channels would pay for thousands of them. :meth:`Fanout.view`
+hands out a plain ``Observable`` over it instead (callers cannot push into it either).
 """
 
 from __future__ import annotations
@@ -15,79 +20,57 @@ from typing import Any, Generic, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
-from reactivex.observer.autodetachobserver import AutoDetachObserver
 
-__all__ = ["Fanout", "Latest"]
+__all__ = ["Fanout", "Latest", "Report"]
 
 _T = TypeVar("_T")
 
+#: Called with ``(where, exception, payload)`` when something fails; never raises.
 Report = Callable[[str, BaseException, Any], None]
 
 
-class _Open:
-    """Stands in for the ``is_stopped`` flag of observers that have none."""
-
-    __slots__ = ()
-    is_stopped = False
-
-
-_OPEN = _Open()
-
-
-def _sink(observer: abc.ObserverBase[Any]) -> tuple[Any, Callable[[Any], Any]]:
-    """``(gate, on_next)`` for delivering to ``observer`` without a wrapper frame.
-
-    ``Observable.subscribe`` wraps every subscriber in an ``AutoDetachObserver`` whose
-    ``on_next`` only checks ``is_stopped`` and calls the user's function. Delivering as
-    ``if not gate.is_stopped: on_next(value)`` does exactly that, one Python call
-    cheaper per value and subscriber (the per-event hot path).
-    """
-    if type(observer) is AutoDetachObserver:
-        return observer, observer._on_next
-    return _OPEN, observer.on_next
-
-
-class Fanout(Observable[_T], Generic[_T]):
-    """A hot observable whose observers cannot break each other.
+class Fanout(Generic[_T]):
+    """A hot stream whose observers cannot break each other.
 
     Args:
-        lock: The lock the producer holds while calling ``on_next``; subscribing takes
-            it too, so a new observer starts cleanly between two values.
+        lock: The lock the producer holds while calling :meth:`on_next`; subscribing
+            takes it too, so a new observer starts cleanly between two values.
         report: Called with ``("subscriber", exception, value)`` when an observer raises.
     """
 
+    __slots__ = ("_done", "_lock", "_observers", "_report")
+
     def __init__(self, lock: threading.RLock, report: Report) -> None:
-        super().__init__()
         self._lock = lock
         self._report = report
         self._observers: tuple[abc.ObserverBase[_T], ...] = ()
-        # Parallel to _observers: (gate, on_next) pairs the hot path delivers through.
-        self._sinks: tuple[tuple[Any, Callable[[_T], Any]], ...] = ()
         self._done = False
 
     @property
     def has_observers(self) -> bool:
-        """Whether anyone is subscribed (cheap: checked on the hot path)."""
+        """Whether anyone is subscribed (cheap: checked once per event)."""
         return bool(self._observers)
 
-    def _subscribe_core(
+    def view(self) -> Observable[_T]:
+        """An ``Observable`` subscribing to this stream."""
+        return Observable(self.subscribe_core)
+
+    def subscribe_core(
         self,
         observer: abc.ObserverBase[_T],
         scheduler: abc.SchedulerBase | None = None,
     ) -> abc.DisposableBase:
+        """Add ``observer`` (RxPY's subscribe function signature)."""
         with self._lock:
             if self._done:
                 observer.on_completed()
                 return Disposable()
             self._on_subscribe(observer)
             self._observers = (*self._observers, observer)
-            self._sinks = (*self._sinks, _sink(observer))
 
         def remove() -> None:
             with self._lock:
-                kept = [i for i, o in enumerate(self._observers) if o is not observer]
-                self._observers = tuple(self._observers[i] for i in kept)
-                self._sinks = tuple(self._sinks[i] for i in kept)
+                self._observers = tuple(o for o in self._observers if o is not observer)
 
         return Disposable(remove)
 
@@ -96,18 +79,16 @@ class Fanout(Observable[_T], Generic[_T]):
 
     def on_next(self, value: _T) -> None:
         """Deliver ``value`` to every observer; call with the lock held."""
-        for gate, on_next in self._sinks:
-            if not gate.is_stopped:
-                try:
-                    on_next(value)
-                except Exception as exc:  # isolate observers from each other
-                    self._report("subscriber", exc, value)
+        for observer in self._observers:
+            try:
+                observer.on_next(value)
+            except Exception as exc:  # isolate observers from each other
+                self._report("subscriber", exc, value)
 
     def on_completed(self) -> None:
         """Complete every observer and refuse new ones (they complete at once)."""
         with self._lock:
             observers, self._observers, self._done = self._observers, (), True
-            self._sinks = ()
         for observer in observers:
             try:
                 observer.on_completed()
@@ -117,6 +98,8 @@ class Fanout(Observable[_T], Generic[_T]):
 
 class Latest(Fanout[_T], Generic[_T]):
     """A :class:`Fanout` that gives each new subscriber the current value at once."""
+
+    __slots__ = ("value",)
 
     def __init__(self, lock: threading.RLock, report: Report, value: _T) -> None:
         super().__init__(lock, report)
@@ -131,5 +114,5 @@ class Latest(Fanout[_T], Generic[_T]):
     def on_next(self, value: _T) -> None:
         """Remember ``value`` and deliver it; call with the lock held."""
         self.value = value
-        if self._sinks:
+        if self._observers:
             Fanout.on_next(self, value)

@@ -3,7 +3,8 @@
 The sync SDK runs ``presence`` and ``message`` on its ``SubscribeMessageWorker``
 thread; an exception escaping any callback kills that thread for good and every later
 event is silently lost. So each callback hands its argument on inside ``try`` and turns
-any failure into a report.
+any failure into a report. The whole per-event path is two calls: :func:`read_sdk`,
+then the channel registry's ``fold``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ from typing import Any
 
 from pubnub.callbacks import SubscribeCallback
 
-from ._event import PresenceEvent, PresenceEventError
+from ._event import PresenceEvent, PresenceEventError, read_sdk
 
 __all__ = ["Listener"]
 
 
 class Listener(SubscribeCallback):  # type: ignore[misc]
-    """A ``SubscribeCallback`` that normalises presence events and isolates failures."""
+    """A ``SubscribeCallback`` that normalises presence events and isolates failures.
+
+    Args:
+        on_presence: Called with each presence event (the registry's ``fold``).
+        on_status: Called with each SDK status object.
+        report: Called with ``(where, exception, payload)`` for anything that failed.
+    """
 
     def __init__(
         self,
@@ -33,7 +40,7 @@ class Listener(SubscribeCallback):  # type: ignore[misc]
 
     def presence(self, pubnub: Any, presence: Any) -> None:
         try:
-            event = PresenceEvent.from_sdk(presence)
+            event = read_sdk(presence)
         except PresenceEventError as exc:
             self._safe_report("event", exc, presence)
             return

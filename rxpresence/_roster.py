@@ -18,16 +18,17 @@ entry is an int ``timetoken << 32 | joined_at`` for a member without state, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, TypeAlias
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeAlias, overload
 
 import immutables
 
-from ._event import INTERVAL_SOURCE, Action, PresenceEvent
+from ._event import INTERVAL_SOURCE, RESYNC_SOURCE, Action, PresenceEvent
 
-__all__ = ["Member", "Roster", "RosterDiff"]
+__all__ = ["Member", "ResyncEvents", "Roster", "RosterDiff"]
 
 _JOIN = Action.JOIN
+_LEAVE = Action.LEAVE
 _STATE = Action.STATE_CHANGE
 _INTERVAL = Action.INTERVAL
 _FROM_INTERVAL = INTERVAL_SOURCE
@@ -169,6 +170,61 @@ class _Members(Mapping[str, Member]):
 
     def __repr__(self) -> str:
         return f"<members of a roster: {self._count}>"
+
+
+class ResyncEvents(Sequence[PresenceEvent]):
+    """The synthetic events of one :meth:`Roster.reconcile`, built when read.
+
+    A snapshot of a large channel differs from an empty roster by one join per member;
+    nobody may be listening to ``events``, so the records are only made on access.
+    """
+
+    __slots__ = ("_changes", "_channel", "_occupancy", "_timestamp", "_timetoken")
+
+    def __init__(
+        self,
+        channel: str,
+        changes: list[tuple[Action, str, Mapping[str, Any] | None]],
+        occupancy: int,
+        timestamp: int,
+        timetoken: int,
+    ) -> None:
+        self._channel = channel
+        self._changes = changes
+        self._occupancy = occupancy
+        self._timestamp = timestamp
+        self._timetoken = timetoken
+
+    def __len__(self) -> int:
+        return len(self._changes)
+
+    @overload
+    def __getitem__(self, index: int) -> PresenceEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PresenceEvent]: ...
+    def __getitem__(self, index: int | slice) -> PresenceEvent | list[PresenceEvent]:
+        if isinstance(index, slice):
+            return [self._event(c) for c in self._changes[index]]
+        return self._event(self._changes[index])
+
+    def __iter__(self) -> Iterator[PresenceEvent]:
+        return map(self._event, self._changes)
+
+    def _event(self, change: tuple[Action, str, Mapping[str, Any] | None]) -> PresenceEvent:
+        action, uuid, state = change
+        return PresenceEvent(
+            action,
+            self._channel,
+            uuid,
+            self._occupancy,
+            self._timestamp,
+            self._timetoken,
+            state,
+            source=RESYNC_SOURCE,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} resync events of {self._channel!r}>"
 
 
 class Roster:
@@ -363,21 +419,22 @@ class Roster:
         arrays carry none). A join without state leaves the member without state:
         PubNub clears state on a departure and sends a join's state with the join.
         """
-        # One slice-and-unpack is cheaper than seven attribute lookups (hot path).
-        action, channel, uuid, occupancy, timestamp, tt, state = event[:7]
-        if channel != self._meta.channel:
+        if event.channel != self._meta.channel:
             return self
-        if state is None and action is _JOIN and event[12] == _FROM_INTERVAL:
-            # An interval array's join never carries state: keep the one known.
-            current = self.get(uuid)  # type: ignore[arg-type]
-            if current is not None:
-                state = current[1]
+        action = event.action
         if action is _INTERVAL:
+            tt = event.timetoken
             if tt >= self._timetoken:
-                return self._apply_interval(event, occupancy, tt)
+                return self._apply_interval(event, event.occupancy, tt)
             return self._apply_interval(event, self._occupancy, self._timetoken)
-        # Validated by PresenceEvent: every non-interval event names a uuid.
-        return self._step(action, uuid, occupancy, timestamp, tt, state)  # type: ignore[arg-type]
+        uuid: str = event.uuid  # type: ignore[assignment]  # every other action names one
+        state = event.state
+        if state is None and action is _JOIN and event.source == _FROM_INTERVAL:
+            # An interval array's join never carries state: keep the one known.
+            current = self.get(uuid)
+            if current is not None:
+                state = current.state
+        return self._step(action, uuid, event.occupancy, event.timestamp, event.timetoken, state)
 
     def _step(
         self,
@@ -388,11 +445,10 @@ class Roster:
         tt: int,
         state: Mapping[str, Any] | None,
     ) -> Roster:
-        """``apply`` for one validated non-interval event of this channel.
+        """``apply`` for one non-interval event of this channel.
 
-        The hub calls this directly with fields it has already checked, so the common
-        event costs one Python frame, one map lookup and one map write; snapshots and
-        entries are built inline for the same reason.
+        The common event costs one map lookup and one map write; snapshots and entries
+        are built inline because this runs once per presence event.
         """
         arrives = action is _JOIN or action is _STATE
         timetoken = self._timetoken
@@ -519,6 +575,90 @@ class Roster:
             if (member := _decode(uuid, entry)) is not None and uuid not in newer
         ]
         return RosterDiff(tuple(joined), tuple(left), tuple(updated))
+
+    def reconcile(
+        self,
+        occupants: Mapping[str, Mapping[str, Any] | None],
+        *,
+        occupancy: int,
+        timetoken: int,
+        timestamp: int = 0,
+        with_state: bool = True,
+    ) -> tuple[ResyncEvents, Roster]:
+        """Fold a here-now snapshot in: the events it takes, and the roster after them.
+
+        Pure, like :meth:`apply`, and judged the same way: each difference between this
+        roster and ``occupants`` counts as an event at ``timetoken``, so a uuid whose last
+        event (or departure) is newer keeps what it has. One pass over both, one map
+        mutation. See ``docs/resync.md`` for why the caller passes the timetoken just
+        after the newest event applied when the snapshot was requested.
+
+        Args:
+            occupants: uuid -> state (None for none) of everyone the snapshot lists.
+            occupancy: The snapshot's occupancy (kept unless a newer event set the count).
+            timetoken: Where the snapshot stands in the order of events.
+            timestamp: Unix seconds, for the members it adds (``joined_at``).
+            with_state: Whether ``occupants`` carries states; if not, states are kept.
+
+        Returns:
+            The synthetic ``source="resync"`` events, each of which changes the roster
+            (leaves of members the snapshot does not list, then joins and state changes
+            in the snapshot's order; built only when read), and the roster after them,
+            marked synced at ``timetoken`` and not stale.
+        """
+        tt = timetoken
+        old = self._entries
+        count = self._count
+        changes: list[tuple[Action, str, Mapping[str, Any] | None]] = []
+        with old.mutate() as entries:
+            for uuid, entry in old.items():
+                if uuid not in occupants and _present(entry) and tt >= _last_tt(entry):
+                    entries.set(uuid, ~tt)
+                    count -= 1
+                    changes.append((_LEAVE, uuid, None))
+            for uuid, state in occupants.items():
+                if not with_state:
+                    state = None
+                found = old.get(uuid)
+                if found is None or not _present(found):
+                    departed = self._departed_at(uuid, found)
+                    if tt >= departed:
+                        entries.set(uuid, _pack(uuid, state, timestamp, tt))
+                        count += 1
+                        changes.append((_JOIN, uuid, state))
+                    continue
+                current: Member = _decode(uuid, found)  # type: ignore[assignment]
+                if with_state and (current.state or None) != (state or None):
+                    # PubNub clears state to nothing: an empty object and None are the same.
+                    if tt >= current.timetoken:
+                        entries.set(uuid, _pack(uuid, state, current.joined_at, tt))
+                        changes.append((_STATE, uuid, state))
+            new_entries = entries.finish()
+        newest = max(self._timetoken, tt)
+        # Events newer than the snapshot carry a newer count than the snapshot's.
+        count_now = occupancy if self._timetoken <= tt else self._occupancy
+        new = self._with(new_entries, count, count_now, newest)
+        new._meta = new._meta._replace(synced_at=tt, stale_since=None)
+        events = ResyncEvents(self.channel, changes, occupancy, timestamp, tt)
+        return events, new
+
+    def synced(self, timetoken: int) -> Roster:
+        """This snapshot marked synced at ``timetoken`` (and not stale), members unchanged.
+
+        For a roster derived from the raw one (a graced roster) when the raw one was
+        reconciled with a snapshot.
+        """
+        new = self._with(
+            self._entries, self._count, self._occupancy, max(self._timetoken, timetoken)
+        )
+        new._meta = new._meta._replace(synced_at=timetoken, stale_since=None)
+        return new
+
+    def with_occupancy(self, occupancy: int) -> Roster:
+        """This snapshot with another occupancy (a count-only here-now answer)."""
+        if occupancy == self._occupancy:
+            return self
+        return self._only_occupancy(occupancy, self._timetoken)
 
     def with_sync(
         self,

@@ -1,18 +1,21 @@
 """The hub: PubNub listener callbacks in, hot presence streams out.
 
-:class:`PresenceStreams` adds one listener to a ``PubNub`` or ``PubNubAsyncio``
-instance. Each presence callback is checked like a :class:`PresenceEvent` and folded,
-under one lock, into a roster per channel (the reducer runs once per event, whatever
-the number of subscribers), then multicast on ``events`` (the record itself is only
-built when someone observes ``events``: see ``docs/performance.md``). The per-action
-observables are filters of ``events``; composing them by hand with ``merge`` and
-``to_roster`` gives the same rosters as :meth:`PresenceStreams.roster` (a test proves
-it), which fuses the pipeline only because the literal one costs several times more per
-event.
+:class:`PresenceStreams` wires three pieces together and adds nothing but public
+methods:
 
-Why the lock: the sync SDK calls listeners on its ``SubscribeMessageWorker`` thread and
-status callbacks on request threads, timers fire on their own threads, and neither
-RxPY's ``Subject`` nor ``scan`` serialise concurrent ``on_next``.
+* the :class:`~rxpresence._channels.ChannelRegistry` holds the lock and every roster,
+  raw and graced, and folds each event into them once, whatever the number of
+  subscribers (see ``docs/performance.md``);
+* the :class:`~rxpresence._listener.Listener` is what the SDK calls: it reads each
+  presence object (:func:`~rxpresence._event.read_sdk`) and hands it to the registry,
+  and hands statuses to the hub;
+* the :class:`~rxpresence._sync.SyncManager` decides when to ask here-now and gives the
+  answers to the registry.
+
+The per-action observables are filters of ``events``; composing them by hand with
+``merge`` and ``to_roster`` gives the same rosters as :meth:`PresenceStreams.roster` (a
+test proves it), and ``events | for_channel(c) | suppress_flicker(g) | to_roster(c)``
+the same as ``roster(c, grace=g)`` (another one does).
 
 Why nothing may raise out of the listener: an exception escaping a listener callback
 kills the SDK's worker thread and silently ends all delivery. Failures become
@@ -22,202 +25,30 @@ kills the SDK's worker thread and silently ends all delivery. Failures become
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from datetime import timedelta
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from reactivex import Observable, abc
 from reactivex import operators as ops
-from reactivex.disposable import CompositeDisposable
 
+from ._channels import ChannelRegistry
 from ._event import Action, PresenceEvent
-from ._fanout import Fanout, Latest
+from ._fanout import Fanout
+from ._grace import grace_seconds
 from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
 from ._listener import Listener
-from ._locked import LockedScheduler, TimerThread
+from ._locked import TimerThread
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Roster
-from ._sync import ResyncSettings, SyncManager
+from ._sync import ResyncSettings, SyncManager, channel_names
 from ._users import UserKey, UserRoster, to_users
 
 __all__ = ["PresenceStreams"]
 
 log = logging.getLogger("rxpresence")
-
-
-class _Channel:
-    """The roster and occupancy streams of one channel (raw, or with one grace)."""
-
-    __slots__ = ("occupancy", "roster")
-
-    def __init__(self, lock: threading.RLock, report: Any, roster: Roster) -> None:
-        self.roster: Latest[Roster] = Latest(lock, report, roster)
-        self.occupancy: Latest[int] = Latest(lock, report, roster.occupancy)
-
-    def apply(self, event: PresenceEvent) -> None:
-        old = self.roster.value
-        new = old.apply(event)
-        if new is not old:
-            self.emit(old, new)
-
-    def emit(self, old: Roster, new: Roster) -> None:
-        """Publish ``new`` (the successor of ``old``) and its occupancy if it changed."""
-        self.roster.on_next(new)
-        if new._occupancy != old._occupancy:
-            self.occupancy.on_next(new._occupancy)
-
-
-def _grace_seconds(grace: float | timedelta) -> float:
-    seconds = grace.total_seconds() if isinstance(grace, timedelta) else grace
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise ValueError(f"grace must be a non-negative number of seconds, got {grace!r}")
-    return float(seconds)
-
-
-def _view(source: Fanout[Any]) -> Observable[Any]:
-    # Hand out a plain Observable so callers cannot push into the hub's fan-outs.
-    return Observable(source._subscribe_core)
-
-
-_JOIN = Action.JOIN
-_LEAVE = Action.LEAVE
-_TIMEOUT = Action.TIMEOUT
-_STATE_CHANGE = Action.STATE_CHANGE
-_NO_UUIDS: tuple[str, ...] = ()
-_new_event = tuple.__new__
-
-
-class _HubListener(Listener):
-    """The hub's SDK listener: checks, folds and emits in one call per event.
-
-    A well-formed join, leave, timeout or state change from the SDK (the class already
-    asserts most field types) is checked here with the same rules as
-    :meth:`PresenceEvent.from_sdk` and folded straight into the channel's roster; the
-    :class:`PresenceEvent` record is only built when someone observes ``events``.
-    Everything else (interval events, unusual types, malformed events) takes the
-    general path: ``from_sdk`` then :meth:`PresenceStreams.push`, which validates,
-    reports and folds exactly as before.
-    """
-
-    def __init__(self, hub: PresenceStreams) -> None:
-        super().__init__(hub.push, hub._on_sdk_status, hub._report)
-        self._hub = hub
-
-    def presence(self, pubnub: Any, presence: Any) -> None:
-        try:
-            # Compared, not looked up: the SDK's strings are fresh, so a dict lookup
-            # would hash each one first.
-            kind = presence.event
-            if kind == "join":
-                action = _JOIN
-            elif kind == "leave":
-                action = _LEAVE
-            elif kind == "timeout":
-                action = _TIMEOUT
-            elif kind == "state-change":
-                action = _STATE_CHANGE
-            else:
-                kind = None  # anything else takes the general path
-            uuid = presence.uuid
-            channel = presence.channel
-            occupancy = presence.occupancy
-            timestamp = presence.timestamp
-            tt = presence.timetoken
-            state = presence.state
-            sub = presence.subscription
-            fast = (
-                kind is not None
-                and type(uuid) is str
-                and type(channel) is str
-                and type(occupancy) is int
-                and type(timestamp) is int
-                and type(tt) is int
-                and uuid  # non-empty
-                and channel
-                and occupancy >= 0
-                and timestamp >= 0
-                and tt >= 0
-                and (sub is None or type(sub) is str)
-                and (state is None or type(state) is dict)
-                and presence.join is None
-                and presence.leave is None
-                and presence.timeout is None
-            )
-        except Exception:  # not an SDK object: the general path reports it
-            fast = False
-        if not fast:
-            Listener.presence(self, pubnub, presence)
-            return
-        if state is not None:
-            state = MappingProxyType(state.copy())
-        hub = self._hub
-        # acquire/release rather than ``with``: on CPython 3.11 the with-statement's
-        # bound __exit__ call costs about as much as the lock itself.
-        lock = hub._lock
-        lock.acquire()
-        try:
-            if hub._closed:
-                return
-            # Most events are for the channel of the previous one: compare, don't hash.
-            last = hub._last_channel
-            streams: _Channel
-            if channel == last[0]:
-                streams = last[1]
-            else:
-                found = hub._channels.get(channel)
-                streams = hub._channel(channel) if found is None else found
-                hub._last_channel = (channel, streams)
-            latest = streams.roster
-            old = latest.value
-            new = old._step(action, uuid, occupancy, timestamp, tt, state)
-            if new is not old:
-                latest.value = new
-                # Fanout.on_next inlined: this is the per-event hot path.
-                for gate, on_next in latest._sinks:
-                    if not gate.is_stopped:
-                        try:
-                            on_next(new)
-                        except Exception as exc:
-                            hub._report("subscriber", exc, new)
-                if new._occupancy != old._occupancy:
-                    count = streams.occupancy
-                    count.value = new._occupancy
-                    if count._sinks:
-                        count.on_next(new._occupancy)
-            events = hub._events
-            if events._observers:
-                events.on_next(
-                    _new_event(
-                        PresenceEvent,
-                        (
-                            action,
-                            channel,
-                            uuid,
-                            occupancy,
-                            timestamp,
-                            tt,
-                            state,
-                            sub,
-                            _NO_UUIDS,
-                            _NO_UUIDS,
-                            _NO_UUIDS,
-                            False,
-                            "live",
-                        ),
-                    )
-                )
-            # Resync triggers (None without a here-now source). Only a count that
-            # disagrees with the roster, or an alert (outage, drift streak), needs a look.
-            watch = hub._watch
-            if watch is not None and (hub._sync_alert or new._occupancy != new._count):
-                watch(channel, new, None)
-        except Exception as exc:  # must not reach the SDK's thread
-            self._safe_report("listener", exc, presence)
-        finally:
-            lock.release()
 
 
 class PresenceStreams:
@@ -274,39 +105,29 @@ class PresenceStreams:
             raise TypeError(f"resync must be ResyncSettings or None, got {resync!r}")
         source = here_now_source(pubnub, here_now)
         self._pubnub = pubnub
-        self._lock = threading.RLock()
         self._own_timers: TimerThread | None = None  # see TimerThread for why
         if scheduler is None:
             scheduler = self._own_timers = TimerThread()
-        self._scheduler = LockedScheduler(scheduler, self._lock, self._report)
-        self._closed = False
-        self._channels: dict[str, _Channel] = {}
-        # (name, streams) of the last channel an event came for ("" never matches).
-        self._last_channel: tuple[str, Any] = ("", None)
-        self._graced: dict[tuple[str, float], _Channel] = {}
-        self._feeds = CompositeDisposable()
-        self._events: Fanout[PresenceEvent] = Fanout(self._lock, self._report)
-        self._status: Fanout[ConnectionStatus] = Fanout(self._lock, self._report)
-        self._errors: Fanout[ErrorReport] = Fanout(self._lock, self._report_failed_report)
+        self._registry = ChannelRegistry(scheduler, self._report)
+        lock = self._registry.lock
+        self._status: Fanout[ConnectionStatus] = Fanout(lock, self._report)
+        self._errors: Fanout[ErrorReport] = Fanout(lock, self._report_failed_report)
+        self._sync = SyncManager(self._registry, source, resync or ResyncSettings(), self._report)
 
-        self.events: Observable[PresenceEvent] = _view(self._events)
+        self.events: Observable[PresenceEvent] = self._registry.events
         self.joins = self._of(Action.JOIN)
         self.leaves = self._of(Action.LEAVE)
         self.timeouts = self._of(Action.TIMEOUT)
         self.state_changes = self._of(Action.STATE_CHANGE)
         self.intervals = self._of(Action.INTERVAL)
-        self.status: Observable[ConnectionStatus] = _view(self._status)
-        self.errors: Observable[ErrorReport] = _view(self._errors)
+        self.status: Observable[ConnectionStatus] = self._status.view()
+        self.errors: Observable[ErrorReport] = self._errors.view()
 
         self._leave_on_close = bool(leave_on_close)
         self._leave_task: Any = None
-        self._sync_alert = False  # set by the SyncManager: look at every live event
-        self._sync = SyncManager(self, source, resync or ResyncSettings())
-        self._watch = self._sync.watch if source is not None else None
         if pubnub is not None:
             warn_about_config(pubnub, stacklevel=2)
-
-        self._listener: Listener = _HubListener(self)
+        self._listener = Listener(self._registry.fold, self._on_status, self._report)
         if pubnub is not None:
             pubnub.add_listener(self._listener)
 
@@ -321,65 +142,18 @@ class PresenceStreams:
     def push(self, event: PresenceEvent) -> None:
         """Feed one event, as the SDK listener does (thread-safe, never raises)."""
         try:
-            with self._lock:
-                if self._closed:
-                    return
-                streams = self._channels.get(event[1])
-                if streams is None:
-                    streams = self._channel(event[1])
-                old = streams.roster.value
-                new = old.apply(event)
-                if new is not old:
-                    streams.emit(old, new)
-                if self._events._observers:
-                    self._events.on_next(event)
-                watch = self._watch
-                if watch is not None:
-                    watch(event[1], new, event)
-        except Exception as exc:  # must not reach the SDK's thread
+            self._registry.fold(event)
+        except Exception as exc:  # must not reach the caller's (the SDK's) thread
             self._report("listener", exc, event)
 
-    def _on_sdk_status(self, status: Any) -> None:
-        with self._lock:
-            if not self._closed:
-                record = ConnectionStatus.from_sdk(status)
+    def _on_status(self, status: Any) -> None:
+        record = ConnectionStatus.from_sdk(status)
+        with self._registry.lock:
+            if not self._registry.closed:
                 self._status.on_next(record)
                 self._sync.on_status(record)
 
     # -- rosters ------------------------------------------------------------------
-
-    def _channel(self, name: str) -> _Channel:
-        channel = self._channels[name] = _Channel(self._lock, self._report, Roster(name))
-        self._sync.on_new_channel(name, channel)
-        return channel
-
-    def _graced_channel(self, name: str, grace: float | timedelta) -> _Channel:
-        from .operators import for_channel
-        from .operators._flicker import suppress_flicker_
-
-        key = (name, _grace_seconds(grace))
-        with self._lock:
-            channel = self._graced.get(key)
-            if channel is None:
-                raw = self._channels.get(name) or self._channel(name)
-                start = raw.roster.value
-                channel = self._graced[key] = _Channel(self._lock, self._report, start)
-                feed = self.events.pipe(
-                    for_channel(name),
-                    # Seeded with the members the graced roster starts with, so that
-                    # their flickers are swallowed like those of members seen joining.
-                    suppress_flicker_(key[1], scheduler=self._scheduler, start=start),
-                )
-                self._feeds.add(feed.subscribe(channel.apply, scheduler=self._scheduler))
-        return channel
-
-    def _streams_of(self, channel: str, grace: float | timedelta | None) -> _Channel:
-        if not isinstance(channel, str) or not channel:
-            raise ValueError(f"channel must be a non-empty string, got {channel!r}")
-        if grace is not None and _grace_seconds(grace) > 0:
-            return self._graced_channel(channel, grace)
-        with self._lock:
-            return self._channels.get(channel) or self._channel(channel)
 
     def roster(self, channel: str, *, grace: float | timedelta | None = None) -> Observable[Roster]:
         """The roster of ``channel``: the current snapshot at once, then each change.
@@ -388,10 +162,14 @@ class PresenceStreams:
             channel: The channel (without ``-pnpres``).
             grace: Seconds (or a timedelta) to hold timeouts before removing a member;
                 a rejoin within the window is never shown. None or 0: no suppression.
+
+        Raises:
+            ValueError: ``channel`` is not a non-empty string, or ``grace`` is not a
+                finite number of seconds >= 0 (or a timedelta).
         """
-        streams = self._streams_of(channel, grace)
+        seconds = _checked(channel, grace)
         self._track(channel, uuids=True)
-        return _view(streams.roster)
+        return self._registry.roster(channel, seconds)
 
     def occupancy(self, channel: str, *, grace: float | timedelta | None = None) -> Observable[int]:
         """The occupancy of ``channel``: the current count at once, then each change.
@@ -400,44 +178,50 @@ class PresenceStreams:
             channel: The channel (without ``-pnpres``).
             grace: As for :meth:`roster`.
         """
-        streams = self._streams_of(channel, grace)
+        seconds = _checked(channel, grace)
         self._track(channel, uuids=False)
-        return _view(streams.occupancy)
+        return self._registry.occupancy(channel, seconds)
 
     def current(self, channel: str) -> Roster:
         """The latest roster snapshot of ``channel`` (empty if nothing was seen)."""
-        with self._lock:
-            found = self._channels.get(channel)
-            return found.roster.value if found is not None else Roster(channel)
+        return self._registry.current(channel)
 
     # -- snapshots, many channels, users -------------------------------------------
 
     def _track(self, channel: str, *, uuids: bool) -> None:
-        with self._lock:
-            if not self._closed:
+        with self._registry.lock:
+            if not self._registry.closed:
                 self._sync.track(channel, uuids=uuids)
+
+    def _track_all(self) -> None:
+        with self._registry.lock:
+            if not self._registry.closed:
+                self._sync.track_all(_subscribed_channels(self._pubnub))
 
     def rosters(self) -> Observable[Mapping[str, Roster]]:
         """Every roster by channel: the current mapping at once, then each change.
 
         The mapping (an immutable ``immutables.Map``, channel -> :class:`Roster`) holds
-        the channels the client is subscribed to and every channel events arrive on,
-        including those learned through channel groups and wildcards. From the first
-        call on, each of them is bootstrapped and resynced like :meth:`roster`.
+        the channels the client is subscribed to (presence-only ``-pnpres``
+        subscriptions included, also those made later) and every channel events arrive
+        on, including those learned through channel groups and wildcards. From the
+        first call on, each of them is bootstrapped and resynced like :meth:`roster`.
         """
-        with self._lock:
-            return self._sync.rosters()
+        self._track_all()
+        return self._registry.rosters()
 
     def where_is(self, uuid: str) -> Observable[frozenset[str]]:
         """The channels ``uuid`` is present on: at once, then each change (no repeats).
+
+        Tracks every channel, as :meth:`rosters` does.
 
         Args:
             uuid: The uuid to follow.
         """
         if not isinstance(uuid, str) or not uuid:
             raise ValueError(f"uuid must be a non-empty string, got {uuid!r}")
-        with self._lock:
-            return self._sync.where_is(uuid)
+        self._track_all()
+        return self._registry.where_is(uuid)
 
     def users(
         self, channel: str, *, key: UserKey, grace: float | timedelta | None = None
@@ -462,16 +246,16 @@ class PresenceStreams:
             channel: The channel to resync (it is tracked from now on), or None for every
                 tracked channel. Does nothing without a here-now source.
         """
-        with self._lock:
-            if not self._closed:
+        with self._registry.lock:
+            if not self._registry.closed:
                 self._sync.resync(channel)
 
     # -- failures -----------------------------------------------------------------
 
     def _report(self, where: str, error: BaseException, payload: Any) -> None:
         try:
-            with self._lock:
-                if self._errors._observers:
+            with self._registry.lock:
+                if self._errors.has_observers:
                     self._errors.on_next(ErrorReport(where, error, payload))
                     return
             log.warning("rxpresence %s error: %s: %s", where, type(error).__name__, error)
@@ -485,35 +269,37 @@ class PresenceStreams:
 
     def close(self) -> None:
         """Remove the listener, stop timers and complete every stream (idempotent)."""
-        with self._lock:
-            if self._closed:
+        registry = self._registry
+        with registry.lock:
+            if registry.closed:
                 return
-            self._closed = True
+            self._sync.close()
+            # Read before the registry closes: the channels whose roster lists us.
+            own = self._own_channels()
         if self._pubnub is not None:
             try:
                 self._pubnub.remove_listener(self._listener)
             except Exception as exc:
                 log.debug("remove_listener failed: %s", exc)
-        self._feeds.dispose()
-        with self._lock:
-            self._sync.close()
+        registry.close()
         if self._own_timers is not None:
             self._own_timers.dispose()  # pending timers were cancelled above
         if self._leave_on_close and self._pubnub is not None:
-            self._send_leave()
-        channels = [*self._channels.values(), *self._graced.values()]
-        for fanout in (self._events, self._status, self._errors):
-            fanout.on_completed()
-        for channel in channels:
-            channel.roster.on_completed()
-            channel.occupancy.on_completed()
+            self._send_leave(own)
+        self._status.on_completed()
+        self._errors.on_completed()
 
-    def _send_leave(self) -> None:
+    def _own_channels(self) -> list[str]:
+        try:
+            uuid = self._pubnub.config.uuid if self._pubnub is not None else None
+        except Exception:
+            return []
+        return self._registry.channels_with(uuid) if isinstance(uuid, str) else []
+
+    def _send_leave(self, own: list[str]) -> None:
         pubnub = self._pubnub
         try:
-            uuid = pubnub.config.uuid
-            with self._lock:
-                channels = set(self._sync.own_channels(uuid))
+            channels = set(own)
             channels.update(pubnub.get_subscribed_channels() or ())
             groups = set(pubnub.get_subscribed_channel_groups() or ())
             names = [c for c in channels if not c.endswith(("-pnpres", ".*"))]
@@ -535,7 +321,7 @@ class PresenceStreams:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return self._closed
+        return self._registry.closed
 
     def __enter__(self) -> PresenceStreams:
         return self
@@ -547,3 +333,21 @@ class PresenceStreams:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _checked(channel: str, grace: float | timedelta | None) -> float:
+    """Validate a channel name and a grace; the grace in seconds (0 for none)."""
+    if not isinstance(channel, str) or not channel:
+        raise ValueError(f"channel must be a non-empty string, got {channel!r}")
+    return 0.0 if grace is None else grace_seconds(grace)
+
+
+def _subscribed_channels(pubnub: Any) -> list[str]:
+    """The presence channels ``pubnub`` is subscribed to (see :func:`channel_names`)."""
+    get = getattr(pubnub, "get_subscribed_channels", None)
+    if not callable(get):
+        return []
+    try:
+        return channel_names(get() or ())
+    except Exception:  # not subscribed yet, or an SDK without it
+        return []

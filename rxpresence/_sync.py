@@ -10,14 +10,15 @@ Folding a snapshot in
 
 Live events keep being applied while a here-now is in flight; the answer is then
 compared with the roster *as it is when the answer arrives* and the difference is
-emitted as synthetic join / leave / state-change events (``source="resync"``) through
-the same reducer, :meth:`Roster.apply`, and onto ``events``, so diffs, graced rosters and
-UIs see one consistent story. Every synthetic event carries the timetoken
+emitted as synthetic join / leave / state-change events (``source="resync"``) by
+:meth:`Roster.reconcile`, which judges them exactly as :meth:`Roster.apply` judges live
+events, and onto ``events``, so diffs, graced rosters and UIs see one consistent
+story. Every synthetic event carries the timetoken
 
     ``T = (the roster's newest applied timetoken when the request was SENT) + 1``
 
-and :meth:`Roster.apply` ignores an event older than the last one applied to its uuid,
-and remembers departures (tombstones). Why that timetoken is right:
+and a roster ignores an event older than the last one applied to its uuid, and
+remembers departures (tombstones). Why that timetoken is right:
 
 * Everything applied before the request was sent happened before the server answered,
   so the snapshot already reflects it; ``T`` is newer than all of it, so the snapshot
@@ -77,8 +78,14 @@ the hub's scheduler (so tests run it in virtual time); a roster that never synce
 ``synced_at=None``. A channel only the occupancy of which is wanted uses a count-only
 here-now (``include_uuids=False``).
 
-Everything here runs under the hub's lock: hub calls hold it, the scheduler is the
-hub's :class:`LockedScheduler`, and here-now callbacks take it.
+A source that answers with something malformed (a bad occupancy, occupants of the wrong
+shape), answers twice, raises, or does not answer within ``request_timeout`` seconds,
+is treated like a failed request: reported, nothing changed, retried with backoff.
+
+Everything here runs under the registry's lock: hub calls hold it, the scheduler is the
+registry's, and here-now callbacks take it. The rosters themselves belong to the
+:class:`~rxpresence._channels.ChannelRegistry`: this module only decides when to ask and
+hands the answers over (:meth:`ChannelRegistry.reconcile`).
 """
 
 from __future__ import annotations
@@ -86,28 +93,28 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import immutables
-from reactivex import Observable, abc
-from reactivex import operators as ops
-from reactivex.disposable import CompositeDisposable
+from reactivex import abc
 
+from ._channels import ChannelRegistry
 from ._event import Action, PresenceEvent
-from ._fanout import Latest
+from ._fanout import Report
 from ._herenow import MAX_PAGE, HereNowError, HereNowPage, HereNowRequest, HereNowSource
 from ._reports import ConnectionStatus
 from ._roster import Roster
 
-if TYPE_CHECKING:
-    from ._streams import PresenceStreams, _Channel
-
-__all__ = ["ResyncSettings", "SyncManager"]
+__all__ = ["ResyncSettings", "SyncManager", "channel_names"]
 
 _INTERVAL = Action.INTERVAL
-_EMPTY_ROSTERS: immutables.Map[str, Roster] = immutables.Map()
+_PRESENCE_SUFFIX = "-pnpres"
+_short = reprlib.Repr()  # bounded excerpts of bad values in error messages
+_short.maxstring = _short.maxother = 60
+_short.maxlevel = 2
+_excerpt = _short.repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,8 @@ class ResyncSettings:
             roster's size that trigger a resync (0 disables the check).
         page_size: uuids per here-now page (at most 1000, PubNub's limit).
         include_state: Whether snapshots carry each uuid's state.
+        request_timeout: Seconds to wait for one page before counting the request as
+            failed (a source that never answers must not stop resyncs for good).
     """
 
     cache_ttl: float = 3.0
@@ -137,6 +146,7 @@ class ResyncSettings:
     drift_events: int = 3
     page_size: int = MAX_PAGE
     include_state: bool = True
+    request_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -163,6 +173,10 @@ class ResyncSettings:
             raise ValueError("ResyncSettings needs 0 < retry_initial <= retry_max")
         if self.retry_factor < 1:
             raise ValueError(f"ResyncSettings.retry_factor must be >= 1, got {self.retry_factor!r}")
+        if self.request_timeout <= 0:
+            raise ValueError(
+                f"ResyncSettings.request_timeout must be > 0, got {self.request_timeout!r}"
+            )
 
     def backoff(self, failures: int, rand: float = 0.0) -> float:
         """Seconds to wait after ``failures`` consecutive failures (``rand`` in [0, 1))."""
@@ -170,15 +184,54 @@ class ResyncSettings:
         return min(self.retry_max, delay) * (1.0 + self.retry_jitter * rand)
 
 
-def _same_state(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
-    # PubNub clears state to nothing; an empty object and no state are the same.
-    return (a or None) == (b or None)
+def channel_names(names: Iterable[Any]) -> list[str]:
+    """The presence channels a subscription names: ``lobby-pnpres`` counts as ``lobby``
+    (a presence-only subscription), wildcards and odd values are left out."""
+    found: dict[str, None] = {}
+    for name in names:
+        if not isinstance(name, str) or not name or name.endswith(".*"):
+            continue
+        while name.endswith(_PRESENCE_SUFFIX):  # the SDK also lists X-pnpres-pnpres
+            name = name[: -len(_PRESENCE_SUFFIX)]
+        if name:
+            found[name] = None
+    return list(found)
+
+
+def checked_page(request: HereNowRequest, page: object) -> HereNowPage:
+    """``page`` if it is a well-formed answer to ``request``.
+
+    Raises:
+        HereNowError: Naming what is wrong (with a bounded excerpt of the value).
+    """
+    where = f"here-now of {request.channel!r}"
+    if not isinstance(page, HereNowPage):
+        raise HereNowError(f"{where} must answer a HereNowPage, got {_excerpt(page)}")
+    occupancy = page.occupancy
+    if type(occupancy) is not int or occupancy < 0:
+        raise HereNowError(f"{where}: occupancy must be an int >= 0, got {_excerpt(occupancy)}")
+    occupants = page.occupants
+    if not request.include_uuids:
+        return page
+    if not isinstance(occupants, Mapping):
+        raise HereNowError(
+            f"{where}: occupants must be a mapping uuid -> state, got {_excerpt(occupants)}"
+        )
+    for uuid, state in occupants.items():
+        if not isinstance(uuid, str) or not uuid:
+            raise HereNowError(f"{where}: a uuid must be a non-empty string, got {_excerpt(uuid)}")
+        if state is not None and not isinstance(state, Mapping):
+            raise HereNowError(
+                f"{where}: the state of {_excerpt(uuid)} must be a mapping or None, "
+                f"got {_excerpt(state)}"
+            )
+    return page
 
 
 class _Fetch:
     """One here-now (all of its pages) for one channel."""
 
-    __slots__ = ("base_tt", "occupancy", "occupants", "offset", "seq", "uuids")
+    __slots__ = ("base_tt", "deadline", "occupancy", "occupants", "offset", "seq", "uuids")
 
     def __init__(self, uuids: bool, base_tt: int, seq: int) -> None:
         self.uuids = uuids
@@ -187,6 +240,7 @@ class _Fetch:
         self.offset = 0
         self.occupancy = 0
         self.occupants: dict[str, Mapping[str, Any] | None] = {}
+        self.deadline: abc.DisposableBase | None = None  # the page's request timeout
 
 
 class _Track:
@@ -223,22 +277,29 @@ class _Track:
 
 
 class SyncManager:
-    """Tracks channels for a hub and keeps their rosters equal to here-now snapshots.
+    """Tracks channels and keeps their rosters equal to here-now snapshots.
 
     Args:
-        hub: The :class:`PresenceStreams` it serves.
-        source: Where snapshots come from, or None (then channels are tracked for
-            :meth:`rosters` but never fetched).
+        registry: The rosters (snapshots are folded in through it).
+        source: Where snapshots come from, or None (then channels are tracked but never
+            fetched).
         settings: Timing and paging.
+        report: Where failed requests go (``"here-now"``, ``"resync"``).
     """
 
     def __init__(
-        self, hub: PresenceStreams, source: HereNowSource | None, settings: ResyncSettings
+        self,
+        registry: ChannelRegistry,
+        source: HereNowSource | None,
+        settings: ResyncSettings,
+        report: Report,
     ) -> None:
-        self._hub = hub
+        self._registry = registry
+        self._lock = registry.lock
+        self._scheduler = registry.scheduler
         self._source = source
         self._settings = settings
-        self._scheduler = hub._scheduler
+        self._report = report
         self._tracks: dict[str, _Track] = {}
         self._seq = itertools.count(1)
         self._closed = False
@@ -248,8 +309,7 @@ class SyncManager:
         self._outage_seq = 0
         self._random = random.Random()
         self._track_all = False
-        self._all: Latest[immutables.Map[str, Roster]] | None = None
-        self._feeds = CompositeDisposable()
+        self._set_alert()
 
     @property
     def source(self) -> HereNowSource | None:
@@ -263,12 +323,12 @@ class SyncManager:
 
     def tracked(self) -> dict[str, bool]:
         """Tracked channels -> whether their membership (not just the count) is wanted."""
-        with self._hub._lock:
+        with self._lock:
             return {name: t.uuids for name, t in self._tracks.items()}
 
     def in_flight(self, channel: str) -> bool:
         """Whether a here-now for ``channel`` is in flight."""
-        with self._hub._lock:
+        with self._lock:
             track = self._tracks.get(channel)
             return track is not None and track.fetch is not None
 
@@ -299,12 +359,20 @@ class SyncManager:
             track.not_before = 0.0
             self._trigger(track)
 
-    def on_new_channel(self, name: str, channel: _Channel) -> None:
-        """The hub created the raw streams of ``name`` (first event or first request)."""
-        if self._all is not None:
-            self._watch_roster(name, channel)
-        if self._track_all:
+    def track_all(self, channels: Iterable[str] = ()) -> None:
+        """Track ``channels``, every channel the registry knows, and every one it opens."""
+        if self._closed:
+            return
+        if not self._track_all:
+            self._track_all = True
+            self._registry.on_open(self._opened)
+        for name in channels:
+            self._registry.channel(name)  # opening it tracks it
+        for name in self._registry.names():
             self.track(name, uuids=True)
+
+    def _opened(self, name: str) -> None:
+        self.track(name, uuids=True)
 
     def resync(self, channel: str | None = None) -> None:
         """Resync ``channel`` (tracking it if needed), or every tracked channel."""
@@ -324,6 +392,9 @@ class SyncManager:
         """React to the SDK's connection status."""
         if self._closed:
             return
+        if self._track_all and (status.channels or status.groups):
+            # Channels subscribed after rosters() was first asked for.
+            self.track_all(channel_names(status.channels))
         if status.disconnected:
             now = self._now()
             if self._outage_since is None:
@@ -342,41 +413,41 @@ class SyncManager:
                 self._trigger(track, urgent=True)
 
     def _set_alert(self) -> None:
-        """Tell the hub's fast path whether every live event needs :meth:`watch`.
+        """Tell the registry after which folds :meth:`watch` must run.
 
-        Otherwise the fast path calls it only when PubNub's count disagrees with the
-        roster, which is all the drift check needs while no streak is in progress.
+        After every live event while an outage is reported or a drift streak runs;
+        otherwise only when PubNub's count disagrees with the roster (or for interval
+        events), which is all the drift check needs.
         """
-        self._hub._sync_alert = self._armed or bool(self._drifting)
+        if self._source is None or self._closed:
+            self._registry.watch(None)
+        else:
+            self._registry.watch(self.watch, every_event=self._armed or bool(self._drifting))
 
-    def watch(self, channel: str, roster: Roster, event: PresenceEvent | None) -> None:
-        """Look at the roster after a live event (``event`` is None on the fast path).
-
-        The general path calls it for every event it applies; the hub's fast path only
-        when the counts disagree or an alert is set (see :meth:`_set_alert`).
-        """
-        if event is not None and event[12] != "live":
+    def watch(self, channel: str, roster: Roster, event: PresenceEvent) -> None:
+        """Look at the raw roster after a live event was folded (see :meth:`_set_alert`)."""
+        if event.source != "live":
             return
         if self._armed:
             self._after_outage()
         track = self._tracks.get(channel)
         if track is None or not track.uuids:
             return
-        if event is not None and event[0] is _INTERVAL:
+        if event.action is _INTERVAL:
             if event.here_now_refresh:
                 self._trigger(track, settle=True)
                 return
-            if not (event.join or event.leave or event.timeout):
+            if not event.has_deltas:
                 # No arrays: a dropped refresh flag, or PubNub's periodic no-change
                 # interval. Only a count that disagrees says membership changed.
-                if roster._occupancy != roster._count:
+                if roster.occupancy != len(roster):
                     self._trigger(track, settle=True)
                 return
             # An interval with deltas counts towards drift like any other event.
         limit = self._settings.drift_events
         if not limit or track.fetch is not None or not track.synced:
             return
-        if roster._occupancy != roster._count:
+        if roster.occupancy != len(roster):
             track.drift += 1
             if track.drift >= limit:
                 self._end_drift(track)
@@ -439,10 +510,6 @@ class SyncManager:
 
     # -- requests ---------------------------------------------------------------------
 
-    def _raw(self, name: str) -> _Channel:
-        hub = self._hub
-        return hub._channels.get(name) or hub._channel(name)
-
     def _send(self, track: _Track) -> None:
         track.wanted = False
         track.settle_due = None
@@ -450,8 +517,8 @@ class SyncManager:
         if track.timer is not None:
             track.timer.dispose()
             track.timer = None
-        roster = self._raw(track.name).roster.value
-        fetch = track.fetch = _Fetch(track.uuids, roster._timetoken, next(self._seq))
+        roster = self._registry.current(track.name)
+        fetch = track.fetch = _Fetch(track.uuids, roster.timetoken, next(self._seq))
         self._request_page(track, fetch)
 
     def _request_page(self, track: _Track, fetch: _Fetch) -> None:
@@ -463,10 +530,26 @@ class SyncManager:
             limit=settings.page_size,
             offset=fetch.offset,
         )
+        answered = False
 
         def done(outcome: HereNowPage | BaseException) -> None:
+            nonlocal answered
+            with self._lock:
+                twice, answered = answered, True
+            if twice:  # the source broke its contract: the first answer counted
+                error = HereNowError(f"here-now of {track.name!r} answered twice")
+                self._report("here-now", error, request)
+                return
             self._on_page(track, fetch, request, outcome)
 
+        def expire(scheduler: abc.SchedulerBase, state: Any = None) -> None:
+            if not answered and track.fetch is fetch:
+                wait = self._settings.request_timeout
+                done(HereNowError(f"here-now of {track.name!r} got no answer in {wait:g} s"))
+
+        if fetch.deadline is not None:
+            fetch.deadline.dispose()
+        fetch.deadline = self._scheduler.schedule_relative(settings.request_timeout, expire)
         source = self._source
         assert source is not None
         try:
@@ -481,31 +564,33 @@ class SyncManager:
         request: HereNowRequest,
         outcome: HereNowPage | BaseException,
     ) -> None:
-        hub = self._hub
         try:
-            with hub._lock:
-                if self._closed or hub._closed or track.fetch is not fetch:
+            with self._lock:
+                if self._closed or self._registry.closed or track.fetch is not fetch:
                     return
+                if fetch.deadline is not None:
+                    fetch.deadline.dispose()
+                    fetch.deadline = None
                 if isinstance(outcome, BaseException):
                     self._failed(track, request, outcome)
                     return
-                if not isinstance(outcome, HereNowPage):
-                    self._failed(track, request, HereNowError(f"not a HereNowPage: {outcome!r}"))
+                try:
+                    page = checked_page(request, outcome)
+                except HereNowError as exc:
+                    self._failed(track, request, exc)
                     return
                 if fetch.uuids:
-                    if outcome.occupants is None:
-                        error = HereNowError(f"here-now of {track.name!r} returned no uuids")
-                        self._failed(track, request, error)
-                        return
-                    fetch.occupants.update(outcome.occupants)
-                    fetch.occupancy = outcome.occupancy
-                    got = len(outcome.occupants)
-                    if got >= request.limit and request.offset + got < outcome.occupancy:
+                    occupants = page.occupants
+                    assert occupants is not None  # checked_page
+                    fetch.occupants.update(occupants)
+                    fetch.occupancy = page.occupancy
+                    got = len(occupants)
+                    if got >= request.limit and request.offset + got < page.occupancy:
                         fetch.offset = request.offset + got
                         self._request_page(track, fetch)
                         return
                 else:
-                    fetch.occupancy = outcome.occupancy
+                    fetch.occupancy = page.occupancy
                 track.fetch = None
                 track.failures = 0
                 track.not_before = self._now() + self._settings.cache_ttl
@@ -514,193 +599,64 @@ class SyncManager:
                 self._fold(track, fetch)
                 self._pump(track)
         except Exception as exc:  # must not reach the SDK's thread or loop
-            hub._report("resync", exc, request)
+            self._report("resync", exc, request)
 
     def _failed(self, track: _Track, request: HereNowRequest, error: BaseException) -> None:
+        fetch = track.fetch
+        if fetch is not None and fetch.deadline is not None:
+            fetch.deadline.dispose()
         track.fetch = None
         track.failures += 1
         track.wanted = True
         delay = self._settings.backoff(track.failures, self._random.random())
         track.not_before = self._now() + delay
-        self._hub._report("here-now", error, request)
+        self._report("here-now", error, request)
         self._pump(track)
 
     # -- folding ----------------------------------------------------------------------
 
     def _fold(self, track: _Track, fetch: _Fetch) -> None:
-        """Fold a complete answer into the channel's rosters (see the module docstring)."""
-        hub = self._hub
-        streams = self._raw(track.name)
-        old = streams.roster.value
+        """Hand a complete answer to the registry (see the module docstring)."""
         tt = fetch.base_tt + 1
         clears = track.stale_seq is None or fetch.seq > track.stale_seq
-        events: list[PresenceEvent] = []
         if fetch.uuids:
-            events, new = self._differences(old, fetch, tt)
-            # Live events newer than the snapshot carry the newer count.
-            occupancy = fetch.occupancy if new.timetoken <= tt else new.occupancy
-            new = new.with_sync(new, occupancy=occupancy, timetoken=tt)
-            if not clears:
-                new = new.with_stale(old.stale_since)
+            self._registry.reconcile(
+                track.name,
+                fetch.occupants,
+                occupancy=fetch.occupancy,
+                timetoken=tt,
+                timestamp=int(self._now()),
+                with_state=self._settings.include_state,
+                clears_stale=clears,
+            )
             track.synced = True
         else:
-            new = old
-            if old._timetoken <= tt and old._occupancy != fetch.occupancy:
-                new = old._only_occupancy(fetch.occupancy, old._timetoken)
-            if clears:
-                new = new.with_stale(None)
+            self._registry.set_occupancy(
+                track.name, fetch.occupancy, timetoken=tt, clears_stale=clears
+            )
         if clears:
             track.stale_seq = None
-        if new is not old:
-            streams.emit(old, new)
-        if events and hub._events._observers:
-            for event in events:
-                hub._events.on_next(event)
-        for (name, _), graced in list(hub._graced.items()):
-            if name == track.name:
-                self._mark_graced(graced, fetch, tt, clears)
-
-    def _differences(
-        self, roster: Roster, fetch: _Fetch, tt: int
-    ) -> tuple[list[PresenceEvent], Roster]:
-        """Synthetic events that turn ``roster`` into the snapshot, and the roster after them.
-
-        Each candidate goes through :meth:`Roster.apply`, the reducer live events use, and
-        is kept only if it changed the members: one whose uuid saw a newer event (or a
-        newer departure) is dropped, so every event emitted changes something.
-        """
-        channel = roster.channel
-        snapshot = fetch.occupants
-        occupancy = fetch.occupancy
-        stamp = int(self._now())
-        with_state = self._settings.include_state
-        candidates: list[PresenceEvent] = [
-            PresenceEvent(Action.LEAVE, channel, uuid, occupancy, stamp, tt, source="resync")
-            for uuid in roster.members
-            if uuid not in snapshot
-        ]
-        for uuid, state in snapshot.items():
-            current = roster.members.get(uuid)
-            if current is None:
-                action = Action.JOIN
-            elif with_state and not _same_state(current.state, state):
-                action = Action.STATE_CHANGE
-            else:
-                continue
-            candidates.append(
-                PresenceEvent(
-                    action,
-                    channel,
-                    uuid,
-                    occupancy,
-                    stamp,
-                    tt,
-                    state if with_state else None,
-                    source="resync",
-                )
-            )
-        events: list[PresenceEvent] = []
-        for event in candidates:
-            applied = roster.apply(event)
-            if applied._entries is not roster._entries:
-                events.append(event)
-            roster = applied
-        return events, roster
-
-    def _mark_graced(self, graced: _Channel, fetch: _Fetch, tt: int, clears: bool) -> None:
-        old = graced.roster.value
-        new = old
-        if fetch.uuids:
-            new = old.with_sync(old, occupancy=old._occupancy, timetoken=tt)
-            if not clears:
-                new = new.with_stale(old.stale_since)
-        elif clears:
-            new = old.with_stale(None)
-        if new is not old:
-            graced.emit(old, new)
 
     def _mark_stale(self, track: _Track, since: float) -> None:
         track.stale_seq = next(self._seq)
-        hub = self._hub
-        targets = [self._raw(track.name)]
-        targets += [g for (name, _), g in hub._graced.items() if name == track.name]
-        for streams in targets:
-            old = streams.roster.value
-            if old.stale_since is None:
-                streams.emit(old, old.with_stale(since))
+        self._registry.mark_stale(track.name, since)
 
-    # -- all rosters ------------------------------------------------------------------
-
-    def rosters(self) -> Observable[immutables.Map[str, Roster]]:
-        """Every raw roster by channel: the current map at once, then each change.
-
-        Tracks every channel the hub knows or learns (through channel groups and
-        wildcards too), so each is bootstrapped when there is a here-now source.
-        """
-        from ._streams import _view
-
-        hub = self._hub
-        if self._all is None:
-            self._all = Latest(hub._lock, hub._report, _EMPTY_ROSTERS)
-            self._track_all = True
-            for name in self._subscribed_channels():
-                self._raw(name)  # creates it: on_new_channel tracks and watches it
-            for name, channel in list(hub._channels.items()):
-                if name not in self._all.value:
-                    self._watch_roster(name, channel)
-                self.track(name, uuids=True)
-        return _view(self._all)
-
-    def where_is(self, uuid: str) -> Observable[frozenset[str]]:
-        """The channels ``uuid`` is present on: at once, then each change."""
-
-        def channels(rosters: immutables.Map[str, Roster]) -> frozenset[str]:
-            return frozenset(name for name, roster in rosters.items() if uuid in roster)
-
-        return self.rosters().pipe(ops.map(channels), ops.distinct_until_changed())
-
-    def _subscribed_channels(self) -> list[str]:
-        pubnub = self._hub._pubnub
-        get = getattr(pubnub, "get_subscribed_channels", None)
-        if not callable(get):
-            return []
-        try:
-            names = list(get() or ())
-        except Exception:  # not subscribed yet, or an SDK without it
-            return []
-        return [
-            n
-            for n in names
-            if isinstance(n, str) and n and not n.endswith("-pnpres") and not n.endswith(".*")
-        ]
-
-    def _watch_roster(self, name: str, channel: _Channel) -> None:
-        def on_next(roster: Roster) -> None:
-            latest = self._all
-            if latest is not None and latest.value.get(name) is not roster:
-                latest.on_next(latest.value.set(name, roster))
-
-        self._feeds.add(channel.roster.subscribe(on_next))
-
-    # -- leave and close --------------------------------------------------------------
-
-    def own_channels(self, uuid: str) -> Iterable[str]:
-        """Channels whose raw roster lists ``uuid``."""
-        return [name for name, ch in self._hub._channels.items() if uuid in ch.roster.value]
+    # -- close ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop timers, ignore answers still in flight, close the source."""
         self._closed = True
+        self._registry.watch(None)
+        self._registry.on_open(None)
         for track in self._tracks.values():
             if track.timer is not None:
                 track.timer.dispose()
                 track.timer = None
+            if track.fetch is not None and track.fetch.deadline is not None:
+                track.fetch.deadline.dispose()
             track.fetch = None
-        self._feeds.dispose()
-        if self._all is not None:
-            self._all.on_completed()
         if self._source is not None:
             try:
                 self._source.close()
             except Exception as exc:
-                self._hub._report("here-now", exc, None)
+                self._report("here-now", exc, None)

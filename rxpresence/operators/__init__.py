@@ -99,49 +99,20 @@ def suppress_flicker(
     *,
     actions: Iterable[str] = ("timeout",),
     scheduler: abc.SchedulerBase | None = None,
+    initial: Roster | None = None,
 ) -> Callable[[Observable[PresenceEvent]], Observable[PresenceEvent]]:
     """Holds departures for a grace period; a rejoin within it cancels both.
 
-    Each leave or timeout whose action is in ``actions`` is held, per (channel, uuid), for
-    ``grace``. If the same uuid joins the same channel within the window, neither event is
-    emitted; if that rejoin carries a state different from the last one seen for the uuid
-    (on its joins and state changes), a ``state-change`` with the join's timetoken and
-    occupancy is emitted instead. Otherwise the departure is emitted when the window
-    ends. On completion the departures still held are emitted at once, in the order they
-    were held, then the completion; an error or a dispose cancels them.
-
-    Occupancy: PubNub's occupancy drops as soon as a departure happens, so while one is
-    held every event emitted on its channel has its ``occupancy`` raised by the number of
-    departures held there. A swallowed rejoin is never emitted, so the occupancy seen
-    downstream never dips for a flicker. A departure released after newer events of its
-    channel went through takes the newest timetoken emitted on that channel and the
-    occupancy of the moment, so that a roster built downstream (which keeps the
-    occupancy of its newest event only) stays consistent.
-
-    Interval events are handled in place: the uuids of their ``leave``/``timeout`` arrays
-    are held like individual departures (stripped from the arrays, released together as
-    one interval event carrying only them), and a uuid in a ``join`` array cancels its
-    held departure and is stripped. An interval event left with no uuids at all is not
-    emitted, since one without arrays means "ask here-now". Interval events without
-    arrays pass through. ``expand_intervals()`` before this operator works too.
-
-    Exact duplicates (the same event delivered through a channel and a group
-    subscription) are handled: a second departure of a held uuid, or the same swallowed
-    rejoin again, is dropped. A departure older than the uuid's last join passes through
-    at once (a roster ignores it), and a departure that is not held (a leave, by
-    default) replaces a held one of the same uuid.
-
-    Events out of timetoken order keep a roster downstream equal to one fed the raw
-    events: a departure of a uuid already gone downstream is not held; events of a uuid
-    older than a rejoin it swallowed are dropped (a roster ignores them, and the one
-    downstream never saw the rejoin); a newer departure of a held uuid moves the hold's
-    timetoken, which a rejoin must beat, and an older one is dropped; and events of a
-    uuid arriving after its departure was released with a newer timetoken, but newer
-    than the departure itself, are lifted to that timetoken (the uuids of an interval
-    event that need it go out in an event of their own, so one interval event may come
-    out as two), and one older than an event already lifted is dropped. The rejoin of
-    a uuid never seen joining (before the subscription) is emitted, not swallowed: the
-    roster downstream may not have it.
+    Each leave or timeout whose action is in ``actions`` is held, per channel and uuid,
+    for ``grace``. If the uuid rejoins within the window, neither event is emitted (a
+    ``state-change`` is, if the rejoin brought a different state); otherwise the
+    departure is emitted when the window ends. While departures are held, the occupancy
+    of the channel's other events is raised by their number, so counts do not dip.
+    Interval events are handled uuid by uuid, and events out of timetoken order keep a
+    roster downstream equal to one fed the raw events once the grace is over: the exact
+    rules are in the documentation's "Flicker" page. On completion the departures still
+    held are emitted at once, in the order they were held; an error or a dispose
+    cancels them.
 
     ```text
     -a-A--a--B--------b-C-----|
@@ -152,11 +123,6 @@ def suppress_flicker(
     (one dash is one second: ``a`` rejoins 3 s after its timeout, so neither is emitted;
     ``B`` and ``C`` are emitted 5 s late)
 
-    Thread safety: timers fire on the scheduler's threads. Per-subscription state is
-    guarded by a re-entrant lock and events are emitted while holding it, so the output
-    is serialized and never loses nor duplicates an event. An observer must therefore not
-    block in ``on_next`` waiting for another thread that feeds the same subscription.
-
     Example:
         >>> roster = events.pipe(suppress_flicker(10), to_roster("lobby"))
 
@@ -164,27 +130,27 @@ def suppress_flicker(
         grace: How long to hold a departure: seconds, or a :class:`~datetime.timedelta`.
             0 disables the operator (the source is returned as is).
         actions: The departures to hold: ``"timeout"`` (the default; a timeout is what
-            a page reload or a flaky network produces) and/or ``"leave"``. Leaves pass
-            through at once unless listed; an empty ``actions`` disables the operator.
-        scheduler: Scheduler for the timers. Defaults to the scheduler given at
-            subscribe time, else :class:`~reactivex.scheduler.TimeoutScheduler`, which
-            starts a thread per held departure: on a busy stream pass one
-            :class:`~reactivex.scheduler.EventLoopScheduler` (one thread for every
-            timer; the hub does so). If the scheduler cannot schedule a timer, the
-            departure goes out at once (nothing is held for good) and the error is
-            raised to the source.
+            a page reload or a flaky network produces) and/or ``"leave"``. An empty
+            ``actions`` disables the operator.
+        scheduler: Scheduler for the timers (one scheduler item per subscription, for
+            the earliest deadline). Defaults to the scheduler given at subscribe time,
+            else :class:`~reactivex.scheduler.TimeoutScheduler`. If it cannot schedule a
+            timer, the departure goes out at once and the error is raised to the source.
+        initial: The roster the one downstream starts from (for instance
+            ``presence.current(channel)``): its members' flickers are swallowed like
+            those of members seen joining. By default only uuids seen joining are.
 
     Returns:
         An operator suppressing leave/timeout-then-join flicker.
 
     Raises:
-        TypeError: ``grace`` is not a number or a timedelta.
-        ValueError: ``grace`` is negative or not finite, or ``actions`` names something
-            else than ``"leave"`` and ``"timeout"``.
+        ValueError: ``grace`` is not a finite number of seconds >= 0 or a timedelta, or
+            ``actions`` names something else than ``"leave"`` and ``"timeout"``.
+        TypeError: ``initial`` is not a Roster.
     """
     from ._flicker import suppress_flicker_
 
-    return suppress_flicker_(grace, actions, scheduler)
+    return suppress_flicker_(grace, actions, scheduler, initial)
 
 
 def to_roster(

@@ -250,7 +250,7 @@ def test_no_here_now_without_a_source() -> None:
 
     hub = rxp.PresenceStreams(FakePubNub())  # "auto": the fake client has no here_now
     assert hub._sync.source is None
-    assert hub._watch is None
+    assert not hub._registry.watching  # folds never call into the sync
     hub.roster("room").subscribe()
     hub.close()
     with pytest.raises(TypeError):

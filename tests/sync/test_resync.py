@@ -307,13 +307,18 @@ def test_settings_defaults_are_pubnub_like() -> None:
 def test_the_fast_path_only_looks_closer_while_needed(rig: Rig) -> None:
     synced(rig)
     rig.advance(3.0)
-    assert rig.hub._sync_alert is False  # counts agree: the listener skips the sync layer
+    assert (
+        rig.hub._registry.watching_every_event is False
+    )  # counts agree: the listener skips the sync layer
     rig.live("join", "c", occupancy=10)
-    assert rig.hub._sync_alert is True  # a drift streak: every event counts now
+    # A drift streak: every event counts now.
+    assert rig.hub._registry.watching_every_event is True
     rig.live("join", "d", occupancy=4)  # a, b, c, d: the counts agree again
-    assert rig.hub._sync_alert is False
+    assert rig.hub._registry.watching_every_event is False
     rig.status("PNUnexpectedDisconnectCategory")
-    assert rig.hub._sync_alert is True  # the first event after the outage must be seen
+    assert (
+        rig.hub._registry.watching_every_event is True
+    )  # the first event after the outage must be seen
     rig.here_now.respond_all()  # the snapshot: a and b (c and d were missed leaving)
     rig.live("join", "e", occupancy=3)
-    assert rig.hub._sync_alert is False
+    assert rig.hub._registry.watching_every_event is False
