@@ -319,7 +319,10 @@ class ChannelRegistry:
                     self._events.on_next(event)
         for one in graced:
             marked = one.roster.synced(timetoken)
-            one.publish(marked if clears_stale else marked.with_stale(one.roster.stale_since))
+            if not clears_stale:
+                marked = marked.with_stale(one.roster.stale_since)
+            if marked is not one.roster:
+                one.publish(marked)
 
     def set_occupancy(
         self, name: str, occupancy: int, *, timetoken: int, clears_stale: bool

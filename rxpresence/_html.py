@@ -9,11 +9,42 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._roster import Member, Roster, RosterDiff
+
+# What the tables read, described here so that this module imports nothing of the
+# package: rosters render themselves by calling in here (``Roster._repr_html_``).
+class _MemberShape(Protocol):
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def state(self) -> Mapping[str, Any] | None: ...
+    @property
+    def joined_at(self) -> int: ...
+
+
+class _RosterShape(Protocol):
+    @property
+    def channel(self) -> str: ...
+    @property
+    def occupancy(self) -> int: ...
+    @property
+    def stale(self) -> bool: ...
+    @property
+    def stale_since(self) -> float | None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class _DiffShape(Protocol):
+    @property
+    def joined(self) -> tuple[Any, ...]: ...
+    @property
+    def left(self) -> tuple[Any, ...]: ...
+    @property
+    def updated(self) -> tuple[Any, ...]: ...
+    def __bool__(self) -> bool: ...
 
 MAX_ROWS = 50
 """Members listed before a table says "and N more"."""
@@ -49,7 +80,7 @@ def _when(unix: float | None) -> str:
     return f'<span title="{_text(unix)}">{stamp}</span>'
 
 
-def _row(member: Member, mark: str | None) -> str:
+def _row(member: _MemberShape, mark: str | None) -> str:
     cells = ""
     if mark is not None:
         symbol, style, title = _MARKS[mark]
@@ -73,7 +104,7 @@ def _note(text: str, columns: int) -> str:
 
 
 def _rows(
-    groups: Iterable[tuple[str | None, Iterable[Member]]], columns: int, max_rows: int
+    groups: Iterable[tuple[str | None, Iterable[_MemberShape]]], columns: int, max_rows: int
 ) -> str:
     out: list[str] = []
     total = 0
@@ -87,7 +118,7 @@ def _rows(
     return "".join(out)
 
 
-def roster_html(roster: Roster, *, max_rows: int = MAX_ROWS) -> str:
+def roster_html(roster: _RosterShape, *, max_rows: int = MAX_ROWS) -> str:
     """An HTML table of a roster's members (sorted by uuid), with channel and occupancy.
 
     The caption tells the member count, the occupancy PubNub reported when it differs
@@ -105,7 +136,7 @@ def roster_html(roster: Roster, *, max_rows: int = MAX_ROWS) -> str:
     return f"{_TABLE}{_CAPTION}{caption}</caption>{_head(False)}{body}</table>"
 
 
-def diff_html(diff: RosterDiff, *, max_rows: int = MAX_ROWS) -> str:
+def diff_html(diff: _DiffShape, *, max_rows: int = MAX_ROWS) -> str:
     """An HTML table of a roster diff: joined (+), left (-) and updated (~) members."""
     counts = [
         f"{len(members)} {word}"

@@ -643,14 +643,15 @@ class Roster:
         return events, new
 
     def synced(self, timetoken: int) -> Roster:
-        """This snapshot marked synced at ``timetoken`` (and not stale), members unchanged.
+        """This snapshot marked synced at ``timetoken`` (and not stale), otherwise unchanged.
 
         For a roster derived from the raw one (a graced roster) when the raw one was
-        reconciled with a snapshot.
+        reconciled with a snapshot: the events the snapshot made reach it on their own,
+        so its members and its newest timetoken stay as they are.
         """
-        new = self._with(
-            self._entries, self._count, self._occupancy, max(self._timetoken, timetoken)
-        )
+        if self._meta.synced_at == timetoken and self._meta.stale_since is None:
+            return self
+        new = self._with(self._entries, self._count, self._occupancy, self._timetoken)
         new._meta = new._meta._replace(synced_at=timetoken, stale_since=None)
         return new
 

@@ -530,12 +530,14 @@ class SyncManager:
             limit=settings.page_size,
             offset=fetch.offset,
         )
-        answered = False
+        answered = expired = False
 
         def done(outcome: HereNowPage | BaseException) -> None:
             nonlocal answered
             with self._lock:
                 twice, answered = answered, True
+            if expired:  # too late: counted as failed, and retried
+                return
             if twice:  # the source broke its contract: the first answer counted
                 error = HereNowError(f"here-now of {track.name!r} answered twice")
                 self._report("here-now", error, request)
@@ -543,9 +545,12 @@ class SyncManager:
             self._on_page(track, fetch, request, outcome)
 
         def expire(scheduler: abc.SchedulerBase, state: Any = None) -> None:
+            nonlocal expired
             if not answered and track.fetch is fetch:
+                expired = True
                 wait = self._settings.request_timeout
-                done(HereNowError(f"here-now of {track.name!r} got no answer in {wait:g} s"))
+                error = HereNowError(f"here-now of {track.name!r} got no answer in {wait:g} s")
+                self._on_page(track, fetch, request, error)
 
         if fetch.deadline is not None:
             fetch.deadline.dispose()

@@ -448,7 +448,7 @@ class _FlickerDraft:
 
 
 @dataclass(slots=True)
-class _Channel:
+class _SimulatedChannel:
     profile: ChannelProfile
     changes: list[_Change] = field(default_factory=list)
     events: list[_Pending] = field(default_factory=list)
@@ -560,9 +560,9 @@ def _generate(p: ChannelProfile, duration: float, seed: int) -> list[_Change]:
     return out
 
 
-def _play(index: int, p: ChannelProfile, changes: list[_Change], duration: float) -> _Channel:
+def _play(index: int, p: ChannelProfile, changes: list[_Change], duration: float) -> _SimulatedChannel:
     """Turn one channel's changes into the events PubNub would send."""
-    ch = _Channel(p, changes)
+    ch = _SimulatedChannel(p, changes)
     present: dict[str, Mapping[str, Any] | None] = {}
     visible: set[str] = set()  # what a client applying the events believes
     departed: dict[str, Action] = {}  # last departure of each uuid in this interval
@@ -771,7 +771,7 @@ class Simulation(Sequence[tuple[float, PresenceEvent]]):
     def _tt(self, t: float) -> int:
         return self._start_tt + round(t * 1000) * _TT_PER_MS
 
-    def _channel(self, channel: str) -> _Channel:
+    def _channel(self, channel: str) -> _SimulatedChannel:
         try:
             return self._channels[channel]
         except KeyError:
