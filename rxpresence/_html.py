@@ -46,6 +46,7 @@ class _DiffShape(Protocol):
     def updated(self) -> tuple[Any, ...]: ...
     def __bool__(self) -> bool: ...
 
+
 MAX_ROWS = 50
 """Members listed before a table says "and N more"."""
 

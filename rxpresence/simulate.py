@@ -560,7 +560,9 @@ def _generate(p: ChannelProfile, duration: float, seed: int) -> list[_Change]:
     return out
 
 
-def _play(index: int, p: ChannelProfile, changes: list[_Change], duration: float) -> _SimulatedChannel:
+def _play(
+    index: int, p: ChannelProfile, changes: list[_Change], duration: float
+) -> _SimulatedChannel:
     """Turn one channel's changes into the events PubNub would send."""
     ch = _SimulatedChannel(p, changes)
     present: dict[str, Mapping[str, Any] | None] = {}
