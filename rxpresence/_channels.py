@@ -158,7 +158,11 @@ class ChannelRegistry:
 
     def _publish(self, channel: ChannelState, new: Roster) -> None:
         old = channel.roster
-        channel.publish(new)
+        channel.roster = new
+        if channel.roster_out is not None:
+            channel.roster_out.on_next(new)
+        if channel.occupancy_out is not None and new.occupancy != old.occupancy:
+            channel.occupancy_out.on_next(new.occupancy)
         if self._all is not None:
             self._all.on_next(self._all.value.set(channel.name, new))
         for uuid, where in self._where.items():

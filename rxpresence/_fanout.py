@@ -114,5 +114,8 @@ class Latest(Fanout[_T], Generic[_T]):
     def on_next(self, value: _T) -> None:
         """Remember ``value`` and deliver it; call with the lock held."""
         self.value = value
-        if self._observers:
-            Fanout.on_next(self, value)
+        for observer in self._observers:
+            try:
+                observer.on_next(value)
+            except Exception as exc:  # isolate observers from each other
+                self._report("subscriber", exc, value)

@@ -422,75 +422,57 @@ class Roster:
         if event.channel != self._meta.channel:
             return self
         action = event.action
+        tt = event.timetoken
         if action is _INTERVAL:
-            tt = event.timetoken
             if tt >= self._timetoken:
                 return self._apply_interval(event, event.occupancy, tt)
             return self._apply_interval(event, self._occupancy, self._timetoken)
         uuid: str = event.uuid  # type: ignore[assignment]  # every other action names one
         state = event.state
+        arrives = action is _JOIN or action is _STATE
         if state is None and action is _JOIN and event.source == _FROM_INTERVAL:
             # An interval array's join never carries state: keep the one known.
             current = self.get(uuid)
             if current is not None:
                 state = current.state
-        return self._step(action, uuid, event.occupancy, event.timestamp, event.timetoken, state)
-
-    def _step(
-        self,
-        action: Action,
-        uuid: str,
-        occupancy: int,
-        timestamp: int,
-        tt: int,
-        state: Mapping[str, Any] | None,
-    ) -> Roster:
-        """``apply`` for one non-interval event of this channel.
-
-        The common event costs one map lookup and one map write; snapshots and entries
-        are built inline because this runs once per presence event.
-        """
-        arrives = action is _JOIN or action is _STATE
+        # One map lookup and one map write for the common event; the snapshot and the
+        # entry are built inline because this runs once per presence event.
         timetoken = self._timetoken
         if tt >= timetoken:
             timetoken = tt
+            occupancy = event.occupancy
         else:
             occupancy = self._occupancy
         entries = self._entries
         count = self._count
         # The last timetoken seen for the uuid, and joined_at if present (else -1).
-        # ``in`` then ``[]``: both cheaper than the bound-method call of ``get``.
-        if uuid in entries:
-            entry = entries[uuid]
-            if type(entry) is int:
-                if entry < 0:
-                    last = ~entry
-                    joined = -1
-                else:
-                    last = entry >> 32
-                    joined = entry & _LOW
-                    if tt == last and arrives and state is None:  # an exact duplicate
-                        return self._only_occupancy(occupancy, timetoken)
-            else:
-                last = entry[3]  # type: ignore[index]
-                joined = entry[2]  # type: ignore[index]
-                if tt == last and arrives and state == entry[1]:  # type: ignore[index]
-                    return self._only_occupancy(occupancy, timetoken)
-        else:
+        entry = entries.get(uuid)
+        if entry is None:
             gone_old = self._meta.gone_old
             last = gone_old.get(uuid, -1) if gone_old else -1
             joined = -1
+        elif type(entry) is int:
+            if entry < 0:
+                last = ~entry
+                joined = -1
+            else:
+                last = entry >> 32
+                joined = entry & _LOW
+                if tt == last and arrives and state is None:  # an exact duplicate
+                    return self._only_occupancy(occupancy, timetoken)
+        else:
+            last = entry.timetoken
+            joined = entry.joined_at
+            if tt == last and arrives and state == entry.state:
+                return self._only_occupancy(occupancy, timetoken)
         if tt < last:  # older than the last event applied for this uuid
             return self._only_occupancy(occupancy, timetoken)
         value: _Entry
         if arrives:
             if joined == -1:
-                joined = timestamp
+                joined = event.timestamp
                 count += 1
-            if state is None and type(joined) is int and 0 <= joined <= _LOW:
-                value = (tt << 32) | joined
-            else:
-                value = _new_member(Member, (uuid, state, joined, tt))
+            value = _pack(uuid, state, joined, tt)
         elif joined == -1:
             if tt == last:  # this departure is already known
                 return self._only_occupancy(occupancy, timetoken)
