@@ -22,6 +22,7 @@ from typing import Any
 from rxpresence import Action, ConnectionStatus, ErrorReport, PresenceEvent, Roster
 
 __all__ = [
+    "DEFAULT_GRACE",
     "ChannelView",
     "ConsoleModel",
     "EventRecord",
@@ -33,6 +34,13 @@ __all__ = [
     "ViewHeader",
     "ViewState",
 ]
+
+DEFAULT_GRACE = 10.0
+"""The flicker grace period of ``demo`` and ``watch``, in seconds.
+
+Ten seconds, the example the library's docs give: longer than a page reload or a
+short network drop, short enough that a real departure shows soon.
+"""
 
 _RATE_WINDOW = 5.0
 """Seconds of events the events-per-second figure averages over."""
