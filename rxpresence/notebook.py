@@ -42,6 +42,7 @@ from reactivex.scheduler import TimeoutScheduler
 
 from ._event import PresenceEvent
 from ._html import status_html, value_html
+from ._words import quantity
 
 if TYPE_CHECKING:
     import pandas
@@ -236,7 +237,7 @@ class LiveView(abc.DisposableBase):
         self._finish(f"stream failed: {error!r}", error)
 
     def _on_completed(self) -> None:
-        self._finish(f"stream completed after {self.values} values", None)
+        self._finish(f"stream completed after {quantity(self.values, 'value')}", None)
 
     def _finish(self, status: str, error: BaseException | None) -> None:
         with self._lock:
@@ -256,14 +257,15 @@ class LiveView(abc.DisposableBase):
 
     def dispose(self) -> None:
         """Stop following the stream; the last value stays on display."""
-        self._finish(f"stopped after {self.values} values", None)
+        self._finish(f"stopped after {quantity(self.values, 'value')}", None)
 
     def _ipython_display_(self) -> None:
         """Nothing to display: the view's output area is already on the page."""
 
     def __repr__(self) -> str:
         status = "live" if not self.done else "failed" if self.error else "done"
-        return f"LiveView(key={self.key!r}, {self.values} values, {self.updates} updates, {status})"
+        values, updates = quantity(self.values, "value"), quantity(self.updates, "update")
+        return f"LiveView(key={self.key!r}, {values}, {updates}, {status})"
 
 
 def show(

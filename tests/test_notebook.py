@@ -148,7 +148,7 @@ def test_rerunning_with_the_same_key_replaces_the_view(
         ReactiveTest.subscribe(200.0, 220.0),
         ReactiveTest.subscribe(220.0, sys.maxsize),
     ]
-    assert display.handles[0].drawn[-1].status == "stopped after 1 values"
+    assert display.handles[0].drawn[-1].status == "stopped after 1 value"
     assert [f.value for f in display.handles[1].drawn[1:]] == ["b"]
     assert notebook._views == {"cell": second}
 
@@ -172,7 +172,7 @@ def test_dispose_stops_and_unregisters(display: FakeDisplay, ts: TestScheduler) 
     view.dispose()
     subject.on_next(2)
     assert not subject.observers
-    assert [(v, s) for _, v, s in display.frames()] == [(1, ""), (1, "stopped after 1 values")]
+    assert [(v, s) for _, v, s in display.frames()] == [(1, ""), (1, "stopped after 1 value")]
     assert "k" not in notebook._views
     view.dispose()  # idempotent
     assert len(display.log) == 2

@@ -24,6 +24,7 @@ from rich.console import Console
 from rxpresence import PresenceStreams
 from rxpresence.server import LocalPresenceServer, ServerSettings
 
+from .._words import quantity
 from ._bind import Binding
 from ._cast import BUSY, ROOMS, Cast, plan_cast
 from ._model import DEFAULT_GRACE, ConsoleModel, ViewHeader
@@ -224,7 +225,8 @@ class _DemoRun:
         facts: tuple[str, ...] = ()
         if self.cast is not None:
             cast = self.cast
-            facts = (f"cast: {cast.steps_done} steps played by {len(cast.actors)} SDK clients",)
+            steps = quantity(cast.steps_done, "step")
+            facts = (f"cast: {steps} played by {quantity(len(cast.actors), 'SDK client')}",)
         return Summary(
             title="rxpresence demo",
             elapsed=elapsed,

@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .._words import quantity
 from ._model import ChannelView, LogEntry, MemberView, ViewState, state_text
 
 __all__ = ["ACTION_STYLES", "Layout", "layout_for", "render_view", "since_text"]
@@ -195,9 +196,8 @@ def _channel_panel(channel: ChannelView, state: ViewState, rows: int, width: int
         info.append(occupancy, style="bold")
     subtitle = Text(f" {channel.rate:.1f}{' ev/s' if wide else '/s'} ", style="dim")
     if state.grace > 0:
-        noun = "flicker" if channel.flickers == 1 else "flickers"
         subtitle.append(
-            f"· {channel.flickers} {noun}{' hidden' if wide else ''} ",
+            f"· {quantity(channel.flickers, 'flicker')}{' hidden' if wide else ''} ",
             style="blue" if channel.flickers else "dim",
         )
     table = Table(
@@ -270,16 +270,15 @@ def _log_panel(entries: tuple[LogEntry, ...], rows: int) -> Panel:
 
 def _totals(state: ViewState, width: int, hidden: int) -> Text:
     counts = state.counts
-    parts: list[tuple[str, str, bool]] = [(f"{sum(counts.values())} events", "bold", False)]
+    parts: list[tuple[str, str, bool]] = [(quantity(sum(counts.values()), "event"), "bold", False)]
     shown = [a for a in _ACTION_ORDER if counts.get(a)]
     for i, action in enumerate(shown):
         label = "state" if action == "state-change" else action
         parts.append((": " if i == 0 else " · ", "dim", False))
         parts.append((f"{label} {counts[action]}", ACTION_STYLES[action], False))
     if state.grace > 0:
-        noun = "flicker" if state.flickers == 1 else "flickers"
-        parts.append((f" │ {state.flickers} {noun} hidden", "blue", False))
+        parts.append((f" │ {quantity(state.flickers, 'flicker')} hidden", "blue", False))
     if hidden:
-        parts.append((f" │ {hidden} more channels not shown", "yellow", False))
+        parts.append((f" │ {quantity(hidden, 'more channel')} not shown", "yellow", False))
     parts.append((" │ Ctrl-C to stop", "dim", True))
     return _fit(parts, width)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
@@ -90,6 +91,16 @@ def test_the_view_shows_rosters_occupancies_log_and_totals() -> None:
         "44 events: join 30 · leave 4 · timeout 2 · state 5 · interval 3 │ 1 flicker hidden"
     )
     assert "Ctrl-C to stop" in lines[-1]
+
+
+def test_counts_of_one_are_singular() -> None:
+    channels = tuple(ChannelView(f"room-{i}", occupancy=0, smoothed=0) for i in range(5))
+    state = replace(view_state(channels=channels), counts={"join": 1}, flickers=1)
+    last = render(state, 104, 14).splitlines()[-1]  # one row of four panels fits
+    assert last.startswith("1 event: join 1 │ 1 flicker hidden │ 1 more channel not shown")
+    state = replace(view_state(channels=channels[:1]), counts={"join": 2}, flickers=0)
+    last = render(state, 104, 30).splitlines()[-1]
+    assert last.startswith("2 events: join 2 │ 0 flickers hidden │ Ctrl-C")
 
 
 def test_narrow_panels_are_compact() -> None:
