@@ -276,7 +276,7 @@ class _Watch:
             display.close()
         if self.denied:
             raise WatchError(_denied_message())
-        if mode == "live":
+        if mode != "json":  # JSON lines stay pure JSON: no summary
             self._print_summary(console, interrupted)
         return 0
 
