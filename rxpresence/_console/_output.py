@@ -75,7 +75,7 @@ class LiveDisplay:
     def tick(self) -> None:
         """Redraw the view from a fresh snapshot."""
         width, height = self._console.size
-        state = self._model.snapshot(self._header, log_lines=40)
+        state = self._model.snapshot(self._header, log_lines=height)  # at most a screenful
         self._live.update(render_view(state, width, height), refresh=True)
 
     def close(self) -> None:
