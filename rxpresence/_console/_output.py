@@ -89,6 +89,9 @@ class LiveDisplay:
 class PlainDisplay:
     """One plain-text line per event, flicker and notice.
 
+    An interval event without names that repeats the previous one of its channel
+    (same occupancy, nothing between) gets no line.
+
     Args:
         out: Where to write.
         model: The model, created with ``record=True``.
@@ -102,7 +105,10 @@ class PlainDisplay:
 
     def tick(self) -> None:
         """Write the records that arrived since the last tick."""
-        lines = [plain_line(r, self._start) for r in self._model.take_records()]
+        records = self._model.take_records()
+        # A repeated interval without names says nothing new (see ConsoleModel).
+        shown = [r for r in records if not (isinstance(r, EventRecord) and r.repeat)]
+        lines = [plain_line(r, self._start) for r in shown]
         _write(self._out, lines)
 
     def close(self) -> None:
