@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import math
 import threading
 from collections.abc import Callable, Hashable, Iterable
@@ -76,6 +77,18 @@ class _Frame:
         body = repr(self.value) if self.value is not _NOTHING else ""
         status = f"[{self.status}]" if self.status else ""
         return "\n".join(part for part in (body, status) if part)
+
+
+class _Text(str):
+    """A string ``render`` returned: shown as text, not as a Python value in quotes."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self)}</pre>"
 
 
 class _Nothing:
@@ -194,6 +207,8 @@ class LiveView(abc.DisposableBase):
             value = self._latest
             if value is not _NOTHING and self._render is not None:
                 value = self._render(value)
+                if isinstance(value, str):
+                    value = _Text(value)
             self._shown = value
         self._pending = False
         self._last_draw = self._scheduler.now
@@ -290,7 +305,8 @@ def show(
         source: The stream to follow, e.g. ``presence.roster("lobby")``.
         throttle: Least seconds between two redraws; 0 redraws on every value.
         key: Identifies the view across re-runs; defaults to ``id(source)``.
-        render: Turns each value into what is displayed, e.g. ``lambda r: r.occupancy``.
+        render: Turns each value into what is displayed, e.g. ``lambda r: r.occupancy``;
+            a string it returns is shown as text (``lambda n: f"{n} online"``).
         scheduler: The clock and timers for throttling, also passed on to
             ``subscribe``; a ``TestScheduler`` for virtual time. Defaults to
             ``TimeoutScheduler`` (and to nothing passed on).

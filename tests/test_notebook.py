@@ -185,6 +185,33 @@ def test_render_turns_values_into_what_is_shown(display: FakeDisplay, ts: TestSc
     assert display.frames()[-1][1] == 2
 
 
+def test_a_string_from_render_is_shown_as_text(display: FakeDisplay, ts: TestScheduler) -> None:
+    subject: Subject[int] = Subject()
+    view = show(subject, render=lambda n: f"{n} <online>", throttle=0, scheduler=ts)
+    subject.on_next(3)
+    frame = display.log[-1][1]
+    assert frame._repr_html_() == "<pre>3 &lt;online&gt;</pre>"
+    assert repr(frame) == "3 <online>"
+    assert frame.value == "3 <online>"
+    view.dispose()
+    stopped = display.log[-1][1]
+    assert stopped._repr_html_().startswith("<pre>3 &lt;online&gt;</pre>")
+    assert repr(stopped) == "3 <online>\n[stopped after 1 value]"
+
+
+def test_a_string_from_render_is_printed_as_text_outside_ipython(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(notebook, "_in_ipython", lambda: False)
+    ts = TestScheduler()
+    source = ts.create_hot_observable(on_next(210.0, 3), on_completed(220.0))
+    ts.schedule_absolute(
+        200.0, lambda *_: show(source, render=lambda n: f"{n} online", scheduler=ts)
+    )
+    ts.start()
+    assert capsys.readouterr().out == "3 online\n[stream completed after 1 value]\n"
+
+
 def test_a_failing_render_stops_the_view_not_the_source(
     display: FakeDisplay, ts: TestScheduler
 ) -> None:
