@@ -403,8 +403,7 @@ class ConsoleModel:
         quiet = event.action is Action.INTERVAL and not event.has_deltas
         line = channel.quiet_line
         if quiet and line is not None and line.occupancy == event.occupancy:
-            in_a_row = channel.quiet_count + 1
-            folded = replace(line, detail=f"{interval_text(event)} ({in_a_row} in a row)")
+            folded = replace(line, detail=_no_names_text(channel.quiet_count + 1))
             if self._replace_log_line(line, folded):
                 channel.quiet_line = folded
                 channel.quiet_count += 1
@@ -548,8 +547,7 @@ def interval_text(event: PresenceEvent, shown: int = 4) -> str:
         The text; an interval event without arrays asks for a here-now refresh.
     """
     if not event.has_deltas:
-        # The SDK drops here_now_refresh: "no changes" and "ask here-now" look the same.
-        return "no names: nothing changed, or a here-now refresh"
+        return _no_names_text()
     parts: list[str] = []
     for name, uuids in (
         ("joined", event.join),
@@ -560,6 +558,16 @@ def interval_text(event: PresenceEvent, shown: int = 4) -> str:
             more = f" +{len(uuids) - shown}" if len(uuids) > shown else ""
             parts.append(f"{name} {','.join(uuids[:shown])}{more}")
     return "; ".join(parts)
+
+
+def _no_names_text(in_a_row: int = 1) -> str:
+    """What an interval event without arrays means, and how many came in a row.
+
+    The count comes first, so that a narrow log column cuts the explanation, not it.
+    """
+    # The SDK drops here_now_refresh: "no changes" and "ask here-now" look the same.
+    repeats = f" ({in_a_row} in a row)" if in_a_row > 1 else ""
+    return f"no names{repeats}: nothing changed, or a here-now refresh"
 
 
 def _flicker_text(gap: float) -> str:

@@ -189,7 +189,7 @@ def test_repeated_intervals_without_names_are_said_once() -> None:
     m.on_event(quiet())
     state = m.snapshot(HEADER)
     assert [(e.action, e.detail) for e in state.log] == [
-        ("interval", "no names: nothing changed, or a here-now refresh (4 in a row)"),
+        ("interval", "no names (4 in a row): nothing changed, or a here-now refresh"),
         ("state-change", "s=1"),
     ]
     assert state.log[0].wall == 1000.0  # the line keeps its place and time
@@ -213,13 +213,14 @@ def test_a_change_of_situation_gets_a_new_line() -> None:
     m.on_event(quiet(33))
     details = [(e.channel, e.detail) for e in m.snapshot(HEADER).log]
     no_names = "no names: nothing changed, or a here-now refresh"
+    twice = "no names (2 in a row): nothing changed, or a here-now refresh"
     assert details == [
         ("stadium", no_names),
-        ("stadium", f"{no_names} (2 in a row)"),
+        ("stadium", twice),
         ("stadium", "joined fan-40"),
         ("stadium", no_names),
         ("stadium", ""),
-        ("stadium", f"{no_names} (2 in a row)"),
+        ("stadium", twice),
         ("arena", no_names),
     ]
     repeats = [r.repeat for r in m.take_records() if isinstance(r, EventRecord)]
