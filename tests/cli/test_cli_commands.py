@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cli_support import CliProcess, run_cli
+from cli_support import REPO, CliProcess, run_cli
 
 from rxpresence import __version__
 from rxpresence._console._demo import DemoOptions
@@ -109,6 +110,12 @@ def test_both_commands_default_to_one_grace_period() -> None:
     watch = parser.parse_args(["watch", "room"])
     assert demo.grace == watch.grace == DEFAULT_GRACE == 10.0
     assert DemoOptions().grace == WatchOptions().grace == DEFAULT_GRACE
+
+
+def test_the_console_page_gives_the_same_grace_default() -> None:
+    page = (REPO / "docs" / "console.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `--grace SECONDS` \| `([^`]*)` \|", page, re.M)
+    assert rows == [f"{DEFAULT_GRACE:g}"] * 2  # demo's and watch's option tables
 
 
 def test_bad_arguments_in_a_subprocess() -> None:
