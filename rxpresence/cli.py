@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from . import __version__
+from ._console._model import DEFAULT_GRACE
 
 __all__ = ["build_parser", "main"]
 
@@ -93,6 +94,45 @@ def _port(text: str) -> int:
     return value
 
 
+_LONGEST_SECONDS = 86_400.0
+"""Longest demo and grace period accepted: a day (the demo plans its cast up front,
+and a grace timer far in the future overflows the scheduler's clock)."""
+
+
+def _seconds_up_to_a_day(text: str) -> float:
+    """An argparse type: a number of seconds >= 0 and at most a day (``--grace``)."""
+    value = _seconds(text)
+    if value > _LONGEST_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {_LONGEST_SECONDS:.0f} seconds (a day), got {text!r}"
+        )
+    return value
+
+
+def _positive_seconds_up_to_a_day(text: str) -> float:
+    """An argparse type: more than 0 seconds and at most a day (the demo's ``--duration``)."""
+    _positive_seconds(text)
+    return _seconds_up_to_a_day(text)
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """The parser of one command: reports unknown arguments with that command's usage.
+
+    argparse parses a subcommand's arguments with ``parse_known_args`` and hands what
+    it did not recognise back to the top-level parser, whose error then shows
+    ``rxpresence``'s usage instead of the command's (``rxpresence watch lobby --foo``).
+    """
+
+    def parse_known_args(
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        """Parse like argparse does, but fail on anything left over."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rxpresence`` command.
 
@@ -105,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'rxpresence COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"rxpresence {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     commands.required = True
     formatter = argparse.RawDescriptionHelpFormatter
 
@@ -119,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--duration",
-        type=_positive_seconds,
+        type=_positive_seconds_up_to_a_day,
         default=30.0,
         metavar="SECONDS",
         help="how long the cast plays (default: 30)",
@@ -129,11 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--grace",
-        type=_seconds,
-        default=5.0,
+        type=_seconds_up_to_a_day,
+        default=DEFAULT_GRACE,
         metavar="SECONDS",
         help="flicker grace period: timeouts followed by a rejoin within it are hidden "
-        "(default: 5; 0 turns it off)",
+        f"(default: {DEFAULT_GRACE:g}; 0 turns it off)",
     )
     demo.add_argument(
         "--port", type=_port, default=0, help="port of the local server (default: a free one)"
@@ -173,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "--grace",
-        type=_seconds,
-        default=10.0,
+        type=_seconds_up_to_a_day,
+        default=DEFAULT_GRACE,
         metavar="SECONDS",
-        help="flicker grace period for rosters (default: 10; 0 turns it off)",
+        help=f"flicker grace period for rosters (default: {DEFAULT_GRACE:g}; 0 turns it off)",
     )
     watch.add_argument(
         "--duration",

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import math
 import threading
 from collections.abc import Callable, Hashable, Iterable
@@ -42,6 +43,7 @@ from reactivex.scheduler import TimeoutScheduler
 
 from ._event import PresenceEvent
 from ._html import status_html, value_html
+from ._words import quantity
 
 if TYPE_CHECKING:
     import pandas
@@ -75,6 +77,18 @@ class _Frame:
         body = repr(self.value) if self.value is not _NOTHING else ""
         status = f"[{self.status}]" if self.status else ""
         return "\n".join(part for part in (body, status) if part)
+
+
+class _Text(str):
+    """A string ``render`` returned: shown as text, not as a Python value in quotes."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self)}</pre>"
 
 
 class _Nothing:
@@ -193,6 +207,8 @@ class LiveView(abc.DisposableBase):
             value = self._latest
             if value is not _NOTHING and self._render is not None:
                 value = self._render(value)
+                if isinstance(value, str):
+                    value = _Text(value)
             self._shown = value
         self._pending = False
         self._last_draw = self._scheduler.now
@@ -236,7 +252,7 @@ class LiveView(abc.DisposableBase):
         self._finish(f"stream failed: {error!r}", error)
 
     def _on_completed(self) -> None:
-        self._finish(f"stream completed after {self.values} values", None)
+        self._finish(f"stream completed after {quantity(self.values, 'value')}", None)
 
     def _finish(self, status: str, error: BaseException | None) -> None:
         with self._lock:
@@ -256,14 +272,15 @@ class LiveView(abc.DisposableBase):
 
     def dispose(self) -> None:
         """Stop following the stream; the last value stays on display."""
-        self._finish(f"stopped after {self.values} values", None)
+        self._finish(f"stopped after {quantity(self.values, 'value')}", None)
 
     def _ipython_display_(self) -> None:
         """Nothing to display: the view's output area is already on the page."""
 
     def __repr__(self) -> str:
         status = "live" if not self.done else "failed" if self.error else "done"
-        return f"LiveView(key={self.key!r}, {self.values} values, {self.updates} updates, {status})"
+        values, updates = quantity(self.values, "value"), quantity(self.updates, "update")
+        return f"LiveView(key={self.key!r}, {values}, {updates}, {status})"
 
 
 def show(
@@ -288,7 +305,8 @@ def show(
         source: The stream to follow, e.g. ``presence.roster("lobby")``.
         throttle: Least seconds between two redraws; 0 redraws on every value.
         key: Identifies the view across re-runs; defaults to ``id(source)``.
-        render: Turns each value into what is displayed, e.g. ``lambda r: r.occupancy``.
+        render: Turns each value into what is displayed, e.g. ``lambda r: r.occupancy``;
+            a string it returns is shown as text (``lambda n: f"{n} online"``).
         scheduler: The clock and timers for throttling, also passed on to
             ``subscribe``; a ``TestScheduler`` for virtual time. Defaults to
             ``TimeoutScheduler`` (and to nothing passed on).

@@ -148,7 +148,7 @@ def test_rerunning_with_the_same_key_replaces_the_view(
         ReactiveTest.subscribe(200.0, 220.0),
         ReactiveTest.subscribe(220.0, sys.maxsize),
     ]
-    assert display.handles[0].drawn[-1].status == "stopped after 1 values"
+    assert display.handles[0].drawn[-1].status == "stopped after 1 value"
     assert [f.value for f in display.handles[1].drawn[1:]] == ["b"]
     assert notebook._views == {"cell": second}
 
@@ -172,7 +172,7 @@ def test_dispose_stops_and_unregisters(display: FakeDisplay, ts: TestScheduler) 
     view.dispose()
     subject.on_next(2)
     assert not subject.observers
-    assert [(v, s) for _, v, s in display.frames()] == [(1, ""), (1, "stopped after 1 values")]
+    assert [(v, s) for _, v, s in display.frames()] == [(1, ""), (1, "stopped after 1 value")]
     assert "k" not in notebook._views
     view.dispose()  # idempotent
     assert len(display.log) == 2
@@ -183,6 +183,33 @@ def test_render_turns_values_into_what_is_shown(display: FakeDisplay, ts: TestSc
     show(subject, render=lambda r: r.occupancy, throttle=0, scheduler=ts)
     subject.on_next(Roster("lobby", [Member("ada"), Member("bob")]))
     assert display.frames()[-1][1] == 2
+
+
+def test_a_string_from_render_is_shown_as_text(display: FakeDisplay, ts: TestScheduler) -> None:
+    subject: Subject[int] = Subject()
+    view = show(subject, render=lambda n: f"{n} <online>", throttle=0, scheduler=ts)
+    subject.on_next(3)
+    frame = display.log[-1][1]
+    assert frame._repr_html_() == "<pre>3 &lt;online&gt;</pre>"
+    assert repr(frame) == "3 <online>"
+    assert frame.value == "3 <online>"
+    view.dispose()
+    stopped = display.log[-1][1]
+    assert stopped._repr_html_().startswith("<pre>3 &lt;online&gt;</pre>")
+    assert repr(stopped) == "3 <online>\n[stopped after 1 value]"
+
+
+def test_a_string_from_render_is_printed_as_text_outside_ipython(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(notebook, "_in_ipython", lambda: False)
+    ts = TestScheduler()
+    source = ts.create_hot_observable(on_next(210.0, 3), on_completed(220.0))
+    ts.schedule_absolute(
+        200.0, lambda *_: show(source, render=lambda n: f"{n} online", scheduler=ts)
+    )
+    ts.start()
+    assert capsys.readouterr().out == "3 online\n[stream completed after 1 value]\n"
 
 
 def test_a_failing_render_stops_the_view_not_the_source(

@@ -24,9 +24,10 @@ from rich.console import Console
 from rxpresence import PresenceStreams
 from rxpresence.server import LocalPresenceServer, ServerSettings
 
+from .._words import quantity
 from ._bind import Binding
 from ._cast import BUSY, ROOMS, Cast, plan_cast
-from ._model import ConsoleModel, ViewHeader
+from ._model import DEFAULT_GRACE, ConsoleModel, ViewHeader
 from ._output import Display, LiveDisplay, PlainDisplay, quiet_sdk_logging, run_loop
 from ._summary import RosterCheck, Summary, compare, print_summary, wait_for_match
 
@@ -38,6 +39,11 @@ WATCHER = "console"
 """The watcher's uuid."""
 PRESENCE_TIMEOUT = 6
 """Seconds without a heartbeat before the server times a client out."""
+HEARTBEAT_INTERVAL = PRESENCE_TIMEOUT / 2 - 1
+"""Seconds between the cast's heartbeats (the SDK's ``T/2 - 1`` for a timeout of T)."""
+RETURN_AFTER = PRESENCE_TIMEOUT + 1.5
+"""Seconds from ``fran``'s drop to her return: enough for the server to time her out,
+and back soon enough after that timeout for the default grace period to hide it."""
 _SETTINGS = ServerSettings(
     hold_timeout=5.0,
     presence_timeout=PRESENCE_TIMEOUT,
@@ -75,7 +81,7 @@ class DemoOptions:
 
     duration: float = 30.0
     seed: int | None = None
-    grace: float = 5.0
+    grace: float = DEFAULT_GRACE
     port: int = 0
     output: Literal["auto", "live", "plain"] = "auto"
 
@@ -183,7 +189,7 @@ class _DemoRun:
                     self.seed,
                     options.duration,
                     announce_max=_SETTINGS.announce_max,
-                    return_after=PRESENCE_TIMEOUT + 1.5,
+                    return_after=RETURN_AFTER,
                 )
                 self.cast = Cast(plan, self._connect, self._present, self.notes.append)
                 self.cast.start()
@@ -219,7 +225,8 @@ class _DemoRun:
         facts: tuple[str, ...] = ()
         if self.cast is not None:
             cast = self.cast
-            facts = (f"cast: {cast.steps_done} steps played by {len(cast.actors)} SDK clients",)
+            steps = quantity(cast.steps_done, "step")
+            facts = (f"cast: {steps} played by {quantity(len(cast.actors), 'SDK client')}",)
         return Summary(
             title="rxpresence demo",
             elapsed=elapsed,

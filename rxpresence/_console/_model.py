@@ -5,6 +5,13 @@ connection statuses and error reports, each under one short lock, and answers
 :meth:`ConsoleModel.snapshot` with an immutable :class:`ViewState` that the renderers
 turn into text. It never calls back into the hub, so it cannot deadlock with it.
 
+An interval event that names nobody (nothing changed, or PubNub asks for a here-now
+refresh) comes every few seconds while a busy channel is quiet. The log says so once
+per situation: repeats on the same channel with the same occupancy, with no other
+membership event between them, are folded into the first one's line as a count, and
+their records are marked ``repeat`` so that plain lines skip them (JSON lines keep
+every event).
+
 Flickers are counted here from the raw events, with the rule ``suppress_flicker``
 applies: a timeout of a uuid followed by its join on the same channel within the
 grace period is one flicker the flicker-suppressed roster never shows.
@@ -16,12 +23,13 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rxpresence import Action, ConnectionStatus, ErrorReport, PresenceEvent, Roster
 
 __all__ = [
+    "DEFAULT_GRACE",
     "ChannelView",
     "ConsoleModel",
     "EventRecord",
@@ -33,6 +41,13 @@ __all__ = [
     "ViewHeader",
     "ViewState",
 ]
+
+DEFAULT_GRACE = 10.0
+"""The flicker grace period of ``demo`` and ``watch``, in seconds.
+
+Ten seconds, the example the library's docs give: longer than a page reload or a
+short network drop, short enough that a real departure shows soon.
+"""
 
 _RATE_WINDOW = 5.0
 """Seconds of events the events-per-second figure averages over."""
@@ -154,10 +169,15 @@ class ViewState:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """An event for the line-based outputs, with its arrival time (Unix seconds)."""
+    """An event for the line-based outputs, with its arrival time (Unix seconds).
+
+    ``repeat`` marks an interval event without names that only repeats the channel's
+    previous one (same occupancy, nothing else between): plain lines leave it out.
+    """
 
     event: PresenceEvent
     wall: float
+    repeat: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +213,10 @@ class _Channel:
     interval_mode: bool = False
     # uuid -> monotonic time of its timeout, while a rejoin would still be a flicker
     departed: dict[str, float] = field(default_factory=dict)
+    # The log line of the last interval event without names, and how many such events
+    # it stands for, until another membership event arrives on the channel.
+    quiet_line: LogEntry | None = None
+    quiet_count: int = 0
 
 
 class ConsoleModel:
@@ -244,9 +268,9 @@ class ConsoleModel:
         live = event.source == "live"
         with self._lock:
             channel = self._channel(event.channel)
-            self._log.append(_log_entry(event, wall))
+            repeat = self._log_event(channel, event, wall)
             if self._record:
-                self._records.append(EventRecord(event, wall))
+                self._records.append(EventRecord(event, wall, repeat))
             if not live:
                 # Synthetic events from a here-now resync: not something PubNub sent.
                 self._counts[event.source] += 1
@@ -374,6 +398,33 @@ class ConsoleModel:
             channel = self._channels[name] = _Channel(name)
         return channel
 
+    def _log_event(self, channel: _Channel, event: PresenceEvent, wall: float) -> bool:
+        """Log ``event``; True if it only repeated the last interval without names."""
+        quiet = event.action is Action.INTERVAL and not event.has_deltas
+        line = channel.quiet_line
+        if quiet and line is not None and line.occupancy == event.occupancy:
+            folded = replace(line, detail=_no_names_text(channel.quiet_count + 1))
+            if self._replace_log_line(line, folded):
+                channel.quiet_line = folded
+                channel.quiet_count += 1
+                return True
+            # The first line scrolled out of the log: start again with a new one.
+        entry = _log_entry(event, wall)
+        self._log.append(entry)
+        if quiet:
+            channel.quiet_line, channel.quiet_count = entry, 1
+        elif event.action is not Action.STATE_CHANGE:
+            channel.quiet_line = None
+        return False
+
+    def _replace_log_line(self, old: LogEntry, new: LogEntry) -> bool:
+        """Put ``new`` where ``old`` is in the log; False if ``old`` is gone."""
+        for back, entry in enumerate(reversed(self._log)):
+            if entry is old:
+                self._log[len(self._log) - 1 - back] = new
+                return True
+        return False
+
     def _count_flickers(
         self, channel: _Channel, event: PresenceEvent, mono: float, wall: float
     ) -> None:
@@ -496,8 +547,7 @@ def interval_text(event: PresenceEvent, shown: int = 4) -> str:
         The text; an interval event without arrays asks for a here-now refresh.
     """
     if not event.has_deltas:
-        # The SDK drops here_now_refresh: "no changes" and "ask here-now" look the same.
-        return "no names: nothing changed, or a here-now refresh"
+        return _no_names_text()
     parts: list[str] = []
     for name, uuids in (
         ("joined", event.join),
@@ -508,6 +558,16 @@ def interval_text(event: PresenceEvent, shown: int = 4) -> str:
             more = f" +{len(uuids) - shown}" if len(uuids) > shown else ""
             parts.append(f"{name} {','.join(uuids[:shown])}{more}")
     return "; ".join(parts)
+
+
+def _no_names_text(in_a_row: int = 1) -> str:
+    """What an interval event without arrays means, and how many came in a row.
+
+    The count comes first, so that a narrow log column cuts the explanation, not it.
+    """
+    # The SDK drops here_now_refresh: "no changes" and "ask here-now" look the same.
+    repeats = f" ({in_a_row} in a row)" if in_a_row > 1 else ""
+    return f"no names{repeats}: nothing changed, or a here-now refresh"
 
 
 def _flicker_text(gap: float) -> str:

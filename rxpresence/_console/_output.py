@@ -75,7 +75,7 @@ class LiveDisplay:
     def tick(self) -> None:
         """Redraw the view from a fresh snapshot."""
         width, height = self._console.size
-        state = self._model.snapshot(self._header, log_lines=40)
+        state = self._model.snapshot(self._header, log_lines=height)  # at most a screenful
         self._live.update(render_view(state, width, height), refresh=True)
 
     def close(self) -> None:
@@ -88,6 +88,9 @@ class LiveDisplay:
 
 class PlainDisplay:
     """One plain-text line per event, flicker and notice.
+
+    An interval event without names that repeats the previous one of its channel
+    (same occupancy, nothing between) gets no line.
 
     Args:
         out: Where to write.
@@ -102,7 +105,10 @@ class PlainDisplay:
 
     def tick(self) -> None:
         """Write the records that arrived since the last tick."""
-        lines = [plain_line(r, self._start) for r in self._model.take_records()]
+        records = self._model.take_records()
+        # A repeated interval without names says nothing new (see ConsoleModel).
+        shown = [r for r in records if not (isinstance(r, EventRecord) and r.repeat)]
+        lines = [plain_line(r, self._start) for r in shown]
         _write(self._out, lines)
 
     def close(self) -> None:

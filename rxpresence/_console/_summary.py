@@ -23,6 +23,7 @@ from rich.text import Text
 
 from rxpresence import Roster
 
+from .._words import quantity
 from ._model import state_text
 
 __all__ = [
@@ -222,11 +223,11 @@ def _summary_parts(summary: Summary, names: int) -> list[RenderableType]:
     if compared:
         bad = [c for c in compared if not c.matches]
         if bad:
-            verdict = f"{len(bad)} of {len(compared)} rosters did not match the server"
+            verdict = f"{len(bad)} of {quantity(len(compared), 'roster')} did not match the server"
             parts.append(Text(verdict, style="bold red"))
         else:
-            noun = "roster matches" if len(compared) == 1 else "rosters match"
-            parts.append(Text(f"all {len(compared)} {noun} the server", style="bold green"))
+            matched = quantity(len(compared), "roster matches", "rosters match")
+            parts.append(Text(f"all {matched} the server", style="bold green"))
     return parts
 
 

@@ -2,8 +2,9 @@
 
 :func:`render_view` lays out, for a terminal of a given size, a title line, one panel
 per channel (occupancy as PubNub reports it next to the flicker-suppressed one, events
-per second, flickers hidden, and the roster: uuid, state, time present), the newest
-log lines and a totals line. Everything here is a pure function of the snapshot, so
+per second, flickers hidden, and the roster: uuid, state, time present), a line
+explaining the smoothed occupancy, the newest log lines (as many as the height left
+by the panels allows) and a totals line. Everything here is a pure function of the snapshot, so
 tests render it into a string with ``Console(file=io.StringIO(), width=..., ...)``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich import box
@@ -20,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .._words import quantity
 from ._model import ChannelView, LogEntry, MemberView, ViewState, state_text
 
 __all__ = ["ACTION_STYLES", "Layout", "layout_for", "render_view", "since_text"]
@@ -60,25 +62,42 @@ class Layout:
     log_rows: int
 
 
-def layout_for(channels: int, width: int, height: int) -> Layout:
-    """Fit ``channels`` panels and the log into a ``width`` x ``height`` terminal.
+def layout_for(
+    roster_sizes: Sequence[int], width: int, height: int, *, legend: bool = False
+) -> Layout:
+    """Fit the channel panels, the legend and the log into a ``width`` x ``height`` terminal.
+
+    The log gets a share of the height first (a quarter, 3 to 12 lines); the panels
+    may use the rest, but are only as tall as their rosters, and whatever they leave
+    goes to the log too.
 
     Args:
-        channels: Number of channels to show.
+        roster_sizes: How many members each channel's panel lists, in order.
         width: Terminal columns.
         height: Terminal lines.
+        legend: Whether a legend line is shown between the panels and the log.
 
     Returns:
         The layout; channel panels that do not fit are left out.
     """
-    avail = max(height - 3, 8)  # title, totals and one spare line for the cursor
+    # Title, totals, the legend and one spare line for the cursor.
+    avail = max(height - 3 - legend, 8)
+    channels = len(roster_sizes)
     columns = max(1, min(max(channels, 1), width // _PANEL_WIDTH))
     rows_needed = math.ceil(channels / columns) if channels else 0
-    log_rows = min(max(avail // 4, 3), 12)
-    panel_space = avail - log_rows - 2
+    least_log_rows = min(max(avail // 4, 3), 12)
+    panel_space = avail - least_log_rows - 2
     panel_rows = min(rows_needed, max(1, panel_space // (_PANEL_OVERHEAD + 1)))
     per_row = panel_space // panel_rows if panel_rows else 0
     member_rows = max(1, per_row - _PANEL_OVERHEAD)
+    panels_height = sum(
+        _PANEL_OVERHEAD
+        + min(max(*roster_sizes[row * columns : (row + 1) * columns], 1), member_rows)
+        for row in range(panel_rows)
+    )
+    if not channels:
+        panels_height = 1  # the "waiting for presence events" line
+    log_rows = max(least_log_rows, avail - panels_height - 2)  # 2: the log's borders
     return Layout(columns, panel_rows, member_rows, log_rows)
 
 
@@ -93,7 +112,8 @@ def render_view(state: ViewState, width: int, height: int) -> RenderableType:
     Returns:
         A renderable.
     """
-    layout = layout_for(len(state.channels), width, height)
+    legend = state.grace > 0 and bool(state.channels)
+    layout = layout_for([len(c.members) for c in state.channels], width, height, legend=legend)
     parts: list[RenderableType] = [_title(state, width)]
     shown = layout.columns * layout.panel_rows
     if state.channels:
@@ -112,6 +132,8 @@ def render_view(state: ViewState, width: int, height: int) -> RenderableType:
         parts.append(grid)
     else:
         parts.append(Text("waiting for presence events…", style="dim"))
+    if legend:
+        parts.append(_smoothed_legend(state.grace, width))
     parts.append(_log_panel(state.log, layout.log_rows))
     parts.append(_totals(state, width, hidden=max(0, len(state.channels) - shown)))
     return Group(*parts)
@@ -195,9 +217,8 @@ def _channel_panel(channel: ChannelView, state: ViewState, rows: int, width: int
         info.append(occupancy, style="bold")
     subtitle = Text(f" {channel.rate:.1f}{' ev/s' if wide else '/s'} ", style="dim")
     if state.grace > 0:
-        noun = "flicker" if channel.flickers == 1 else "flickers"
         subtitle.append(
-            f"· {channel.flickers} {noun}{' hidden' if wide else ''} ",
+            f"· {quantity(channel.flickers, 'flicker')}{' hidden' if wide else ''} ",
             style="blue" if channel.flickers else "dim",
         )
     table = Table(
@@ -227,6 +248,23 @@ def _channel_panel(channel: ChannelView, state: ViewState, rows: int, width: int
         subtitle_align="right",
         box=box.ROUNDED,
         padding=(0, 1) if width >= _PADDED_PANEL else (0, 0),
+    )
+
+
+def _smoothed_legend(grace: float, width: int) -> Text:
+    """What "smoothed" means, in one line under the panels."""
+    return _fit(
+        [
+            ("smoothed", "bold", False),
+            (
+                f": PubNub's occupancy, but a member that times out stays counted for the "
+                f"{grace:g} s grace period",
+                "dim",
+                False,
+            ),
+            ("; back within it, it never left (a hidden flicker)", "dim", True),
+        ],
+        width,
     )
 
 
@@ -270,16 +308,15 @@ def _log_panel(entries: tuple[LogEntry, ...], rows: int) -> Panel:
 
 def _totals(state: ViewState, width: int, hidden: int) -> Text:
     counts = state.counts
-    parts: list[tuple[str, str, bool]] = [(f"{sum(counts.values())} events", "bold", False)]
+    parts: list[tuple[str, str, bool]] = [(quantity(sum(counts.values()), "event"), "bold", False)]
     shown = [a for a in _ACTION_ORDER if counts.get(a)]
     for i, action in enumerate(shown):
         label = "state" if action == "state-change" else action
         parts.append((": " if i == 0 else " · ", "dim", False))
         parts.append((f"{label} {counts[action]}", ACTION_STYLES[action], False))
     if state.grace > 0:
-        noun = "flicker" if state.flickers == 1 else "flickers"
-        parts.append((f" │ {state.flickers} {noun} hidden", "blue", False))
+        parts.append((f" │ {quantity(state.flickers, 'flicker')} hidden", "blue", False))
     if hidden:
-        parts.append((f" │ {hidden} more channels not shown", "yellow", False))
+        parts.append((f" │ {quantity(hidden, 'more channel')} not shown", "yellow", False))
     parts.append((" │ Ctrl-C to stop", "dim", True))
     return _fit(parts, width)

@@ -30,7 +30,7 @@ from rich.console import Console
 from rxpresence import ConnectionStatus, PresenceStreams
 
 from ._bind import Binding
-from ._model import ConsoleModel, ViewHeader
+from ._model import DEFAULT_GRACE, ConsoleModel, ViewHeader
 from ._output import Display, JsonDisplay, LiveDisplay, PlainDisplay, quiet_sdk_logging, run_loop
 from ._summary import Summary, compare, print_summary
 
@@ -70,7 +70,7 @@ class WatchOptions:
     subscribe_key: str | None = None
     publish_key: str | None = None
     user_id: str | None = None
-    grace: float = 10.0
+    grace: float = DEFAULT_GRACE
     output: Literal["auto", "live", "plain", "json"] = "auto"
     duration: float | None = None
 
@@ -162,6 +162,8 @@ def _origin(value: str | None) -> tuple[str | None, bool]:
     host, _, port = origin.rpartition(":") if ":" in origin else (origin, "", "")
     if not host or "/" in origin or (port and not port.isdigit()):
         raise WatchError(f"invalid --origin {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8090")
+    if port and not 1 <= int(port) <= 65535:
+        raise WatchError(f"invalid --origin {value!r}: the port must be between 1 and 65535")
     return origin, ssl
 
 
@@ -274,7 +276,7 @@ class _Watch:
             display.close()
         if self.denied:
             raise WatchError(_denied_message())
-        if mode == "live":
+        if mode != "json":  # JSON lines stay pure JSON: no summary
             self._print_summary(console, interrupted)
         return 0
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cli_support import CliProcess, run_cli
+from cli_support import REPO, CliProcess, run_cli
 
 from rxpresence import __version__
-from rxpresence.cli import main
+from rxpresence._console._demo import DemoOptions
+from rxpresence._console._model import DEFAULT_GRACE
+from rxpresence._console._watch import WatchOptions
+from rxpresence.cli import build_parser, main
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -61,6 +65,11 @@ def test_top_level_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -
         (("demo", "--bogus"), "unrecognized arguments: --bogus"),
         (("watch", "room", "--grace", "soon"), "not a number of seconds: 'soon'"),
         (("watch", "room", "--json", "--plain"), "not allowed with argument"),
+        (("watch", "room", "--grace", "1e300"), "must be at most 86400 seconds (a day)"),
+        (("demo", "--grace", "-1"), "must be a number of seconds >= 0"),
+        (("demo", "--duration", "90000"), "must be at most 86400 seconds (a day)"),
+        (("demo", "--seed", "x"), "invalid int value: 'x'"),
+        (("watch", "room", "--duration", "nan"), "must be a number of seconds >= 0"),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -70,6 +79,43 @@ def test_bad_arguments_exit_2(
         main(list(args))
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "watch", "serve"])
+def test_an_unknown_option_of_a_command_shows_that_commands_usage(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "room", "--foo"] if command == "watch" else [command, "--foo"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: rxpresence {command} ")
+    assert err.splitlines()[-1] == f"rxpresence {command}: error: unrecognized arguments: --foo"
+
+
+def test_an_unknown_option_before_the_command_shows_the_top_level_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--foo", "watch", "room"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: rxpresence [-h]")
+    assert err.splitlines()[-1] == "rxpresence: error: unrecognized arguments: --foo"
+
+
+def test_both_commands_default_to_one_grace_period() -> None:
+    parser = build_parser()
+    demo = parser.parse_args(["demo"])
+    watch = parser.parse_args(["watch", "room"])
+    assert demo.grace == watch.grace == DEFAULT_GRACE == 10.0
+    assert DemoOptions().grace == WatchOptions().grace == DEFAULT_GRACE
+
+
+def test_the_console_page_gives_the_same_grace_default() -> None:
+    page = (REPO / "docs" / "console.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `--grace SECONDS` \| `([^`]*)` \|", page, re.M)
+    assert rows == [f"{DEFAULT_GRACE:g}"] * 2  # demo's and watch's option tables
 
 
 def test_bad_arguments_in_a_subprocess() -> None:
@@ -94,6 +140,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_an_origin_port_out_of_range() -> None:
+    result = run_cli("watch", "room", "--origin", "127.0.0.1:99999")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "rxpresence watch: invalid --origin '127.0.0.1:99999': the port must be between 1 and 65535"
+    ]
 
 
 def test_unreachable_origin() -> None:

@@ -128,4 +128,32 @@ def test_plain_lines_until_the_duration_ends(presence_server: LocalPresenceServe
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\s+\d+\.\ds  room\s+join\s+watcher\s+occupancy 1$", result.stdout, re.M)
     assert "status       connected" in result.stdout
+    assert re.search(r"^rxpresence watch: ran \d+\.\d s$", result.stdout, re.M)
+    assert re.search(r"^final rosters:\n +room +1 present +watcher$", result.stdout, re.M)
     wait_for(lambda: "watcher" not in presence_server.occupants("room"), timeout=5)
+
+
+def test_ctrl_c_ends_plain_lines_with_the_summary(
+    cli: Cli, presence_server: LocalPresenceServer, clients: Callable[[str], PubNub]
+) -> None:
+    watch = cli(
+        "watch", "room", "--plain", "--origin", presence_server.origin, "--user-id", "watcher"
+    )
+    watch.wait_for_line("status       connected")
+    alice = clients("alice")
+    alice.subscribe().channels(["room"]).execute()
+    watch.wait_for_line("alice")
+    assert watch.interrupt() == 0
+    out = "\n".join(watch.stdout_lines)
+    assert re.search(r"^rxpresence watch: stopped by Ctrl-C after \d+\.\d s$", out, re.M)
+    assert re.search(r"^events seen: \d+ \(join \d+", out, re.M)
+    assert re.search(r"^flickers hidden: 0 \(grace 10 s\)$", out, re.M)
+    assert re.search(r"^ +room +2 present +alice, watcher$", out, re.M)
+    assert "Traceback" not in watch.stderr
+
+
+def test_json_lines_have_no_summary(cli: Cli, presence_server: LocalPresenceServer) -> None:
+    watch = cli("watch", "room", "--json", "--origin", presence_server.origin, "--user-id", "w")
+    watch.wait_for_json(is_event("join", "w"))
+    assert watch.interrupt() == 0
+    assert all(line["type"] in ("event", "roster") for line in watch.json_lines())

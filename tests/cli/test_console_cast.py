@@ -20,6 +20,13 @@ from rxpresence._console._cast import (
     Step,
     plan_cast,
 )
+from rxpresence._console._demo import (
+    HEARTBEAT_INTERVAL,
+    PRESENCE_TIMEOUT,
+    RETURN_AFTER,
+    demo_settings,
+)
+from rxpresence._console._model import DEFAULT_GRACE
 
 
 def test_the_plan_is_repeatable() -> None:
@@ -57,6 +64,22 @@ def test_plan_invariants(seed: int, duration: float) -> None:
     assert ((FLAKY, "return") in verbs) == (duration >= 10)
     assert (VANISHER, "vanish") in verbs
     assert {s.actor for s in plan} >= {*PEOPLE, FLAKY, VANISHER}
+
+
+def test_the_demos_flicker_fits_in_the_default_grace_period() -> None:
+    # The server times fran out between PRESENCE_TIMEOUT - HEARTBEAT_INTERVAL and
+    # PRESENCE_TIMEOUT seconds after her drop (her last heartbeat came at most one
+    # interval before it); the cast holds her return until that timeout happened. The
+    # gap between her timeout and her rejoin stays well inside the grace period, with
+    # room to spare for delivery delays.
+    earliest_timeout = PRESENCE_TIMEOUT - HEARTBEAT_INTERVAL
+    longest_gap = RETURN_AFTER - earliest_timeout
+    assert RETURN_AFTER > PRESENCE_TIMEOUT
+    assert longest_gap + demo_settings().sweep_interval < DEFAULT_GRACE / 2
+    plan = plan_cast(1, 30, return_after=RETURN_AFTER)
+    [drop] = [s.at for s in plan if (s.actor, s.verb) == (FLAKY, "drop")]
+    [back] = [s.at for s in plan if (s.actor, s.verb) == (FLAKY, "return")]
+    assert back - drop == pytest.approx(RETURN_AFTER)
 
 
 class FakeClient:

@@ -99,3 +99,22 @@ def test_plain_display() -> None:
     model.on_event(PresenceEvent("leave", "lobby", "bob", 0))
     display.tick()
     assert out.getvalue() == ("   1.0s  lobby        leave        bob            occupancy 0\n")
+
+
+def test_plain_lines_skip_repeated_intervals_json_lines_keep_them() -> None:
+    quiet = PresenceEvent("interval", "stadium", None, 30)
+    plain_model = ConsoleModel(5, record=True, wall=lambda: START)
+    json_model = ConsoleModel(5, record=True, wall=lambda: START)
+    plain, out, err = io.StringIO(), io.StringIO(), io.StringIO()
+    plain_display = PlainDisplay(plain, plain_model, START)
+    json_display = JsonDisplay(out, err, json_model, "rxpresence watch")
+    for _ in range(3):
+        plain_model.on_event(quiet)
+        json_model.on_event(quiet)
+        plain_display.tick()
+        json_display.tick()
+    assert plain.getvalue().splitlines() == [
+        "   0.0s  stadium      interval                    occupancy 30  "
+        "no names: nothing changed, or a here-now refresh"
+    ]
+    assert [json.loads(line)["action"] for line in out.getvalue().splitlines()] == ["interval"] * 3

@@ -172,3 +172,69 @@ def test_state_and_interval_texts() -> None:
     big = event("interval", None, join=["a", "b", "c", "d", "e", "f"], timeout=["z"])
     assert interval_text(big) == "joined a,b,c,d +2; timed out z"
     assert "here-now" in interval_text(event("interval", None))
+
+
+def quiet(occupancy: int = 30, channel: str = "stadium") -> PresenceEvent:
+    return event("interval", None, channel, occupancy=occupancy)
+
+
+def test_repeated_intervals_without_names_are_said_once() -> None:
+    m, clock = model()
+    m.on_event(quiet())
+    for _ in range(2):
+        clock.now += 2
+        m.on_event(quiet())
+    m.on_event(event("state-change", "fan-01", "stadium", state={"s": 1}, occupancy=30))
+    clock.now += 2
+    m.on_event(quiet())
+    state = m.snapshot(HEADER)
+    assert [(e.action, e.detail) for e in state.log] == [
+        ("interval", "no names (4 in a row): nothing changed, or a here-now refresh"),
+        ("state-change", "s=1"),
+    ]
+    assert state.log[0].wall == 1000.0  # the line keeps its place and time
+    records = [r for r in m.take_records() if isinstance(r, EventRecord)]
+    assert [r.repeat for r in records] == [False, True, True, False, True]
+    # Still events PubNub sent: counted as such.
+    assert m.counts() == {"interval": 4, "state-change": 1}
+    assert state.channels[0].events == 5
+
+
+def test_a_change_of_situation_gets_a_new_line() -> None:
+    m, _ = model()
+    m.on_event(quiet(30))
+    m.on_event(quiet(31))  # the occupancy changed: a here-now refresh, not nothing
+    m.on_event(quiet(31))
+    m.on_event(event("interval", None, "stadium", join=["fan-40"], occupancy=32))
+    m.on_event(quiet(32))
+    m.on_event(event("join", "fan-41", "stadium", occupancy=33))
+    m.on_event(quiet(33))
+    m.on_event(quiet(33, channel="arena"))  # another channel: its own line
+    m.on_event(quiet(33))
+    details = [(e.channel, e.detail) for e in m.snapshot(HEADER).log]
+    no_names = "no names: nothing changed, or a here-now refresh"
+    twice = "no names (2 in a row): nothing changed, or a here-now refresh"
+    assert details == [
+        ("stadium", no_names),
+        ("stadium", twice),
+        ("stadium", "joined fan-40"),
+        ("stadium", no_names),
+        ("stadium", ""),
+        ("stadium", twice),
+        ("arena", no_names),
+    ]
+    repeats = [r.repeat for r in m.take_records() if isinstance(r, EventRecord)]
+    assert repeats == [False, False, True, False, False, False, False, False, True]
+
+
+def test_a_repeat_whose_line_scrolled_away_gets_a_new_line() -> None:
+    clock = Clock()
+    m = ConsoleModel(5, record=True, log_size=3, monotonic=clock, wall=clock)
+    m.on_event(quiet())
+    for i in range(3):
+        m.on_event(event("join", f"u{i}", "lobby"))
+    m.on_event(quiet())
+    assert [e.detail for e in m.snapshot(HEADER).log][-1] == (
+        "no names: nothing changed, or a here-now refresh"
+    )
+    assert [r.repeat for r in m.take_records() if isinstance(r, EventRecord)][-1] is False

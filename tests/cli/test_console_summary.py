@@ -121,7 +121,7 @@ def test_summary_of_a_mismatch() -> None:
     assert "MISMATCH" in text
     assert "  lobby: missing on the watcher: bob; not on the server: alice" in text
     assert "rosters still differed" in text
-    assert text.rstrip().endswith("1 of 1 rosters did not match the server")
+    assert text.rstrip().endswith("1 of 1 roster did not match the server")
 
 
 def test_summary_without_comparison() -> None:
