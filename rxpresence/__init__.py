@@ -13,6 +13,7 @@ snapshots; the operators in :mod:`rxpresence.operators` compose the same pieces 
 """
 
 from ._event import Action, PresenceEvent, PresenceEventError
+from ._grace import HiddenFlicker
 from ._guardrails import PresenceConfigWarning
 from ._herenow import FakeHereNow, HereNowPage, HereNowRequest, HereNowSource
 from ._reports import ConnectionStatus, ErrorReport
@@ -31,6 +32,7 @@ __all__ = [
     "HereNowPage",
     "HereNowRequest",
     "HereNowSource",
+    "HiddenFlicker",
     "Member",
     "PresenceConfigWarning",
     "PresenceEvent",

@@ -3,8 +3,8 @@
 :class:`ChannelRegistry` owns the hub's lock and, per channel, the raw roster and its
 graced rosters (flicker suppressed, one per distinct grace). :meth:`ChannelRegistry.fold`
 is the whole per-event path: the raw roster's pure reducer (:meth:`Roster.apply`), then
-each graced roster's :class:`~rxpresence._grace.FlickerSuppressor` and reducer, then
-``events``, in one call whatever the number of subscribers. Held departures of all
+``events``, then each graced roster's :class:`~rxpresence._grace.FlickerSuppressor` and
+reducer, in one call whatever the number of subscribers. Held departures of all
 graced rosters share one :class:`~rxpresence._deadlines.DeadlineQueue` on the hub's
 scheduler (one scheduler item for the earliest deadline), so virtual time works as
 everywhere else.
@@ -33,7 +33,7 @@ from reactivex import Observable, abc
 from ._deadlines import DeadlineQueue
 from ._event import Action, PresenceEvent
 from ._fanout import Fanout, Latest, Report
-from ._grace import FlickerSuppressor, Hold, held_actions
+from ._grace import FlickerSuppressor, HiddenFlicker, Hold, held_actions
 from ._locked import LockedScheduler
 from ._roster import Roster
 
@@ -74,12 +74,18 @@ class _RosterStreams:
 class GracedRoster(_RosterStreams):
     """A channel's roster with timeouts held for ``grace`` seconds."""
 
-    __slots__ = ("grace", "suppressor")
+    __slots__ = ("flickers_out", "grace", "suppressor")
 
     def __init__(self, roster: Roster, grace: float) -> None:
         super().__init__(roster)
         self.grace = grace
         self.suppressor: FlickerSuppressor
+        self.flickers_out: Fanout[HiddenFlicker] | None = None
+
+    def complete(self) -> None:
+        super().complete()
+        if self.flickers_out is not None:
+            self.flickers_out.on_completed()
 
     def apply(self, event: PresenceEvent) -> None:
         """Fold one event the suppressor let through."""
@@ -139,10 +145,10 @@ class ChannelRegistry:
             new = old.apply(event)
             if new is not old:
                 self._publish(channel, new)
-            if channel.graced is not None:
-                self._fold_graced(channel, event)
             if self._events.has_observers:
                 self._events.on_next(event)
+            if channel.graced is not None:
+                self._fold_graced(channel, event)
             watch = self._watch
             if watch is not None and (
                 self._watch_every_event or event.action is _INTERVAL or new.occupancy != len(new)
@@ -254,6 +260,19 @@ class ChannelRegistry:
                 streams.occupancy_out = self._latest(streams.roster.occupancy)
             return streams.occupancy_out.view()
 
+    def flickers(self, name: str, grace: float) -> Observable[HiddenFlicker]:
+        """The flickers the roster of ``name`` graced by ``grace`` (> 0) hides, as they
+        happen."""
+        with self.lock:
+            graced = self._streams(name, grace)
+            assert isinstance(graced, GracedRoster)
+            if graced.flickers_out is None:
+                graced.flickers_out = Fanout(self.lock, self._report)
+                if self._closed:
+                    graced.flickers_out.on_completed()
+                graced.suppressor.on_hidden = graced.flickers_out.on_next
+            return graced.flickers_out.view()
+
     def _latest(self, value: Any) -> Latest[Any]:
         stream: Latest[Any] = Latest(self.lock, self._report, value)
         if self._closed:
@@ -317,10 +336,10 @@ class ChannelRegistry:
         observed = self._events.has_observers
         if graced or observed:
             for event in events:
-                for one in graced:
-                    one.suppressor.on_next(event)
                 if observed:
                     self._events.on_next(event)
+                for one in graced:
+                    one.suppressor.on_next(event)
         for one in graced:
             marked = one.roster.synced(timetoken)
             if not clears_stale:

@@ -29,12 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._event import INTERVAL_SOURCE, Action, PresenceEvent
 from ._ordering import DROP, LateEvents
 
-__all__ = ["FlickerSuppressor", "Hold", "grace_seconds", "held_actions"]
+__all__ = ["FlickerSuppressor", "HiddenFlicker", "Hold", "grace_seconds", "held_actions"]
 
 _JOIN = Action.JOIN
 _LEAVE = Action.LEAVE
@@ -79,6 +79,27 @@ def held_actions(actions: Iterable[str]) -> frozenset[Action]:
     return frozenset(held)
 
 
+class HiddenFlicker(NamedTuple):
+    """A departure that a rejoin within the grace period cancelled: never shown.
+
+    Attributes:
+        channel: The channel.
+        uuid: Who flickered.
+        departure: The leave or timeout that was held (or the interval event it came in).
+        rejoin: The join that cancelled it (or the interval event it came in).
+    """
+
+    channel: str
+    uuid: str
+    departure: PresenceEvent
+    rejoin: PresenceEvent
+
+    @property
+    def gap(self) -> float:
+        """Seconds between the departure and the rejoin, by PubNub's timetokens."""
+        return max(0, self.rejoin.timetoken - self.departure.timetoken) / 10**7
+
+
 class Hold:
     """Departures of one channel held together until one deadline."""
 
@@ -111,6 +132,10 @@ class FlickerSuppressor:
         start_hold: Called with each new :class:`Hold`; must arrange for
             ``hold.release()`` at the end of the grace period. If it raises, the hold is
             released at once (nothing is held for good) and the exception propagates.
+
+    Attributes:
+        on_hidden: Called with a :class:`HiddenFlicker` each time a rejoin cancels a held
+            departure (None: nobody asked).
     """
 
     __slots__ = (
@@ -126,6 +151,7 @@ class FlickerSuppressor:
         "_newest_tt",
         "_start_hold",
         "channel",
+        "on_hidden",
     )
 
     def __init__(
@@ -147,6 +173,7 @@ class FlickerSuppressor:
         self._emitted = -1
         self._known: dict[str, tuple[Mapping[str, Any] | None, int]] = {}
         self._late = LateEvents()
+        self.on_hidden: Callable[[HiddenFlicker], None] | None = None
 
     def seed(self, members: Iterable[tuple[str, Mapping[str, Any] | None, int]]) -> None:
         """The roster downstream starts with these (uuid, state, timetoken) members."""
@@ -235,6 +262,7 @@ class FlickerSuppressor:
                 # A flicker: the departure was never emitted, so the rejoin is not
                 # emitted either, unless it brought a new state.
                 self._late.swallowed[uuid] = tt
+                self._hidden(uuid, hold, event)
                 state = known[0]
                 # A join states the uuid's whole state (PubNub cleared it on the
                 # departure), so a rejoin without state drops the one known.
@@ -346,6 +374,7 @@ class FlickerSuppressor:
                 self._cancel(uuid, hold)
                 if uuid in self._known:
                     late.swallowed[uuid] = tt
+                    self._hidden(uuid, hold, event)
                 else:
                     join.append(uuid)  # never seen joining: see _join
             else:
@@ -420,6 +449,10 @@ class FlickerSuppressor:
             del self._holds[hold]  # its timer finds it gone and does nothing
 
     # -- bookkeeping ------------------------------------------------------------------------
+
+    def _hidden(self, uuid: str, hold: Hold, rejoin: PresenceEvent) -> None:
+        if self.on_hidden is not None:
+            self.on_hidden(HiddenFlicker(self.channel, uuid, hold.event, rejoin))
 
     def _emit(self, event: PresenceEvent) -> None:
         # PubNub's occupancy already dropped the held departures; downstream never saw them.

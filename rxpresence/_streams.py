@@ -36,7 +36,7 @@ from reactivex import operators as ops
 from ._channels import ChannelRegistry
 from ._event import Action, PresenceEvent
 from ._fanout import Fanout
-from ._grace import grace_seconds
+from ._grace import HiddenFlicker, grace_seconds
 from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
 from ._listener import Listener
@@ -181,6 +181,26 @@ class PresenceStreams:
         seconds = _checked(channel, grace)
         self._track(channel, uuids=False)
         return self._registry.occupancy(channel, seconds)
+
+    def flickers(self, channel: str, *, grace: float | timedelta) -> Observable[HiddenFlicker]:
+        """The flickers ``roster(channel, grace=grace)`` hides, each when it is hidden.
+
+        A flicker is a departure (a timeout) cancelled by the same uuid's rejoin within
+        the grace period: the graced roster never showed it. This is the rule the
+        roster itself applies, so counting these values counts what it hid.
+
+        Args:
+            channel: The channel (without ``-pnpres``).
+            grace: The grace period, as for :meth:`roster` (must be > 0).
+
+        Raises:
+            ValueError: ``channel`` is empty, or ``grace`` is not a duration > 0.
+        """
+        seconds = _checked(channel, grace)
+        if not seconds:
+            raise ValueError(f"grace must be > 0 to hide flickers, got {grace!r}")
+        self._track(channel, uuids=True)
+        return self._registry.flickers(channel, seconds)
 
     def current(self, channel: str) -> Roster:
         """The latest roster snapshot of ``channel`` (empty if nothing was seen)."""

@@ -1,7 +1,8 @@
 """Connect a :class:`~rxpresence.PresenceStreams` hub to a console model.
 
 Only rxpresence's public API is used: ``events``, ``status``, ``errors``, and
-``roster(channel)`` / ``roster(channel, grace=...)`` for each channel. Whatever a
+``roster(channel)`` / ``roster(channel, grace=...)`` / ``flickers(channel, grace=...)``
+for each channel. Whatever a
 roster stream emits first (an empty roster today, a here-now snapshot once the hub
 bootstraps rosters) is shown as is.
 
@@ -66,6 +67,9 @@ class Binding:
         if model.grace > 0:
             graced = presence.roster(channel, grace=model.grace)
             self._subscriptions.add(graced.subscribe(model.on_graced))
+            # Counted by the rule the graced roster applies: the rejoins it swallowed.
+            flickers = presence.flickers(channel, grace=model.grace)
+            self._subscriptions.add(flickers.subscribe(model.on_flicker))
 
     def attach_discovered(self) -> None:
         """Watch the channels that events revealed since the last call."""

@@ -12,9 +12,9 @@ membership event between them, are folded into the first one's line as a count, 
 their records are marked ``repeat`` so that plain lines skip them (JSON lines keep
 every event).
 
-Flickers are counted here from the raw events, with the rule ``suppress_flicker``
-applies: a timeout of a uuid followed by its join on the same channel within the
-grace period is one flicker the flicker-suppressed roster never shows.
+Flickers are not judged here: :meth:`ConsoleModel.on_flicker` receives the ones the
+hub's graced roster hid (``PresenceStreams.flickers``), so the count is exactly what
+the flicker-suppressed roster never showed.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rxpresence import Action, ConnectionStatus, ErrorReport, PresenceEvent, Roster
+from rxpresence import Action, ConnectionStatus, ErrorReport, HiddenFlicker, PresenceEvent, Roster
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -211,8 +211,6 @@ class _Channel:
     events: int = 0
     flickers: int = 0
     interval_mode: bool = False
-    # uuid -> monotonic time of its timeout, while a rejoin would still be a flicker
-    departed: dict[str, float] = field(default_factory=dict)
     # The log line of the last interval event without names, and how many such events
     # it stands for, until another membership event arrives on the channel.
     quiet_line: LogEntry | None = None
@@ -282,7 +280,18 @@ class ConsoleModel:
                 channel.interval_mode = True
             elif event.action is not Action.STATE_CHANGE:
                 channel.interval_mode = False
-            self._count_flickers(channel, event, mono, wall)
+
+    def on_flicker(self, flicker: HiddenFlicker) -> None:
+        """Record a flicker the graced roster hid (``PresenceStreams.flickers``)."""
+        wall = self._wall()
+        with self._lock:
+            channel = self._channel(flicker.channel)
+            channel.flickers += 1
+            self._flickers += 1
+            text = _flicker_text(flicker.gap)
+            self._log.append(LogEntry(wall, channel.name, "flicker", flicker.uuid, None, text))
+            if self._record:
+                self._records.append(FlickerRecord(channel.name, flicker.uuid, flicker.gap, wall))
 
     def on_roster(self, roster: Roster) -> None:
         """Record a raw roster snapshot (what PubNub reported, no grace)."""
@@ -424,42 +433,6 @@ class ConsoleModel:
                 self._log[len(self._log) - 1 - back] = new
                 return True
         return False
-
-    def _count_flickers(
-        self, channel: _Channel, event: PresenceEvent, mono: float, wall: float
-    ) -> None:
-        if self.grace <= 0:
-            return
-        departed = channel.departed
-        for uuid, since in list(departed.items()):
-            if mono - since > self.grace:
-                del departed[uuid]
-        action = event.action
-        if action is Action.INTERVAL:
-            timeouts: tuple[str, ...] = event.timeout
-            leaves: tuple[str, ...] = event.leave
-            joins: tuple[str, ...] = event.join
-        else:
-            uuid = event.uuid or ""
-            timeouts = (uuid,) if action is Action.TIMEOUT else ()
-            leaves = (uuid,) if action is Action.LEAVE else ()
-            joins = (uuid,) if action is Action.JOIN else ()
-        for uuid in joins:
-            left_at = departed.pop(uuid, None)
-            if left_at is not None:
-                channel.flickers += 1
-                self._flickers += 1
-                gap = mono - left_at
-                self._log.append(
-                    LogEntry(wall, channel.name, "flicker", uuid, None, _flicker_text(gap))
-                )
-                if self._record:
-                    self._records.append(FlickerRecord(channel.name, uuid, gap, wall))
-        for uuid in leaves:
-            if uuid in departed:
-                del departed[uuid]
-        for uuid in timeouts:
-            departed[uuid] = mono
 
     def _channel_view(self, channel: _Channel, mono: float, elapsed: float) -> ChannelView:
         times = channel.times

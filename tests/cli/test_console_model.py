@@ -1,10 +1,24 @@
-"""The console model: flicker counting, records, statuses, snapshots."""
+"""The console model: flicker counting, records, statuses, snapshots.
+
+Flickers reach the model from the hub (``PresenceStreams.flickers``), so the flicker tests
+bind a hub in virtual time as the console does and push events into it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rxpresence import ConnectionStatus, ErrorReport, Member, PresenceEvent, Roster
+from reactivex.testing import TestScheduler
+
+from rxpresence import (
+    ConnectionStatus,
+    ErrorReport,
+    Member,
+    PresenceEvent,
+    PresenceStreams,
+    Roster,
+)
+from rxpresence._console._bind import Binding
 from rxpresence._console._model import (
     ConsoleModel,
     EventRecord,
@@ -44,12 +58,28 @@ def event(
     return PresenceEvent(action, channel, uuid, timetoken=next(_tt), **fields)
 
 
+def bound(grace: float = 5.0) -> tuple[ConsoleModel, PresenceStreams, TestScheduler]:
+    """A model fed by a hub in virtual time, watching ``room``, as the console binds it."""
+    scheduler = TestScheduler()
+    m = ConsoleModel(grace, record=True, monotonic=lambda: scheduler.clock, wall=lambda: 0.0)
+    hub = PresenceStreams(None, scheduler=scheduler, here_now=None)
+    Binding(hub, m, ["room"])
+    return m, hub, scheduler
+
+
+def at(seconds: float, action: str, uuid: str | None = "alice", **fields: Any) -> PresenceEvent:
+    """An event of ``room`` whose timetoken says it happened ``seconds`` in."""
+    fields.setdefault("occupancy", 1)
+    tt = 17_000_000_000_000_000 + int(seconds * 10**7)
+    return PresenceEvent(action, "room", uuid, timetoken=tt, **fields)
+
+
 def test_a_rejoin_within_the_grace_period_is_a_flicker() -> None:
-    m, clock = model(grace=5)
-    m.on_event(event("join"))
-    m.on_event(event("timeout"))
-    clock.now += 2.5
-    m.on_event(event("join"))
+    m, hub, scheduler = bound(grace=5)
+    hub.push(at(0, "join"))
+    hub.push(at(1, "timeout"))
+    scheduler.advance_to(2.5)
+    hub.push(at(3.5, "join"))
     assert m.flickers == 1
     flicker = [r for r in m.take_records() if isinstance(r, FlickerRecord)]
     assert [(f.channel, f.uuid, f.gap) for f in flicker] == [("room", "alice", 2.5)]
@@ -59,32 +89,34 @@ def test_a_rejoin_within_the_grace_period_is_a_flicker() -> None:
 
 
 def test_a_late_rejoin_a_leave_or_no_grace_is_not_a_flicker() -> None:
-    m, clock = model(grace=5)
-    m.on_event(event("timeout"))
-    clock.now += 5.5
-    m.on_event(event("join"))
-    m.on_event(event("leave"))
-    clock.now += 1
-    m.on_event(event("join"))
-    m.on_event(event("timeout", "bob"))
-    m.on_event(event("join", "bob", channel="other"))
+    m, hub, scheduler = bound(grace=5)
+    hub.push(at(0, "join"))
+    hub.push(at(1, "timeout"))
+    scheduler.advance_to(6.5)  # released: alice was shown leaving
+    hub.push(at(6.5, "join"))
+    hub.push(at(7, "leave"))  # leaves are not held
+    hub.push(at(8, "join"))
+    hub.push(at(9, "timeout", "bob"))  # never seen joining: nothing to hide
+    hub.push(at(9.5, "join", "bob"))
     assert m.flickers == 0
 
-    off, _ = model(grace=0)
-    off.on_event(event("timeout"))
-    off.on_event(event("join"))
+    off, hub, _ = bound(grace=0)
+    hub.push(at(0, "join"))
+    hub.push(at(1, "timeout"))
+    hub.push(at(2, "join"))
     assert off.flickers == 0
 
 
 def test_interval_arrays_count_too() -> None:
-    m, clock = model(grace=5)
-    m.on_event(event("interval", None, timeout=["a", "b"], occupancy=30))
-    clock.now += 2
-    m.on_event(event("interval", None, join=["b", "c"], occupancy=31))
+    m, hub, scheduler = bound(grace=5)
+    hub.push(at(0, "interval", None, join=["a", "b"], occupancy=30))
+    hub.push(at(1, "interval", None, timeout=["a", "b"], occupancy=28))
+    scheduler.advance_to(2)
+    hub.push(at(3, "interval", None, join=["b", "c"], occupancy=30))
     assert m.flickers == 1
     view = m.snapshot(HEADER).channels[0]
     assert view.interval_mode
-    assert view.events == 2
+    assert view.events == 3
 
 
 def test_resync_events_are_logged_but_counted_apart() -> None:
