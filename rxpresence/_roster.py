@@ -451,7 +451,7 @@ class Roster:
             gone_old = self._meta.gone_old
             last = gone_old.get(uuid, -1) if gone_old else -1
             joined = -1
-        elif type(entry) is int:
+        elif isinstance(entry, int):
             if entry < 0:
                 last = ~entry
                 joined = -1
