@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import pytest
-from helpers import sdk_event
+from helpers import nested_list, nested_state, sdk_event
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
 from rxpresence import Action, PresenceEvent, PresenceEventError
@@ -224,23 +224,7 @@ def test_repr_names_the_fields_that_are_set() -> None:
 # -- limits (docs/concepts/events.md, "Limits") ----------------------------------------------
 
 
-def nested(depth: int, leaf: Any = "x") -> Any:
-    """``[[[...leaf...]]]``, ``depth`` lists deep (built without recursion)."""
-    value = leaf
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-def nested_state(depth: int) -> dict[str, Any]:
-    """A state object ``depth`` objects deep, the state itself included."""
-    state: dict[str, Any] = {"leaf": 1}
-    for _ in range(depth - 1):
-        state = {"k": state}
-    return state
-
-
-DEEP = nested(200_000)
+DEEP = nested_list(200_000)
 HUGE_INT = 10**5000
 TEN_MB = "u" * 10_000_000
 

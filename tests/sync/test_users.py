@@ -14,7 +14,7 @@ from reactivex.subject import Subject
 from sync_helpers import Rig
 
 import rxpresence as rxp
-from rxpresence._mapdiff import changed_keys
+from rxpresence._mapdiff import _Colliding, changed_keys
 from rxpresence._users import UserKey, to_users
 
 
@@ -207,7 +207,7 @@ def test_incremental_users_equal_a_full_rebuild(
 def test_changed_keys_equal_a_full_comparison(
     size: int, edits: list[tuple[bool, int, int]]
 ) -> None:
-    colliding = [Colliding(f"c{i}") for i in range(4)]  # these make collision nodes
+    colliding = [_Colliding(f"c{i}") for i in range(4)]  # these make collision nodes
     old: immutables.Map[Any, int] = immutables.Map({f"u{i}": i for i in range(size)})
     old = old.update({c: 1 for c in colliding})
     new = old
@@ -219,22 +219,6 @@ def test_changed_keys_equal_a_full_comparison(
     missing = object()
     expected = {k for k in {*old, *new} if old.get(k, missing) is not new.get(k, missing)}
     assert len(found) == len(set(found)) and set(found) == expected
-
-
-class Colliding:
-    """A key whose hash collides with every other one's."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __hash__(self) -> int:
-        return 11
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Colliding) and other.name == self.name
-
-    def __repr__(self) -> str:
-        return f"Colliding({self.name!r})"
 
 
 class CountedUuid(str):
