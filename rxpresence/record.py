@@ -72,10 +72,12 @@ __all__ = [
 PathOrFile = str | os.PathLike[str] | IO[str]
 """A file name, or a text file opened by the caller (left open)."""
 
-#: Longest line :func:`read_events` reads, in bytes (characters for a text file object).
-#: An event within the limits (state at most 32 KiB, names at most 2,048 characters)
-#: takes a few dozen KiB at most; a longer line is skipped without being held in memory.
 MAX_LINE_LENGTH = 4 * 1024 * 1024
+"""Longest line :func:`read_events` reads, in bytes (characters for a text file object).
+
+An event within the limits (state at most 32 KiB, names at most 2,048 characters)
+takes a few dozen KiB at most; a longer line is skipped without being held in memory.
+"""
 
 _SHOWN_CHARS = 1000  # how much of a bad line BadLine.text keeps
 
