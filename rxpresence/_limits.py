@@ -95,7 +95,7 @@ _excerpt = _Excerpt()
 def excerpt(value: object) -> str:
     """A short, bounded description of ``value`` for an error message.
 
-    Strings show their first characters and their length, containers their first items
+    Strings (and bytes) show their start and their length, containers their first items
     down to three levels (with their size at the top), long ints their number of
     digits; anything else its ``repr`` cut short. Never raises, never recurses without
     bound, and the result is at most a few hundred characters.
@@ -103,6 +103,8 @@ def excerpt(value: object) -> str:
     try:
         if isinstance(value, str) and len(value) > _EXCERPT_CHARS:
             return f"{value[:_EXCERPT_CHARS]!r}... ({len(value)} characters)"
+        if isinstance(value, bytes | bytearray) and len(value) > _EXCERPT_CHARS:
+            return f"{bytes(value[:_EXCERPT_CHARS])!r}... ({len(value)} bytes)"
         shown = _excerpt.repr(value)
         if isinstance(value, list | tuple | dict | set | frozenset) and len(value) > 4:
             shown = f"{shown} ({len(value)} items)"

@@ -237,6 +237,7 @@ HOSTILE: list[tuple[dict[str, Any], str]] = [
     (_join(state={"deep": DEEP}), "state"),
     (_join(data=nested_state(200_000)), "state"),
     (_join(uuid=TEN_MB), "uuid"),
+    (_join(uuid=TEN_MB.encode()), "uuid"),
     (_join(channel=TEN_MB), "channel"),
     (_join(subscription=TEN_MB), "subscription"),
     (_join(source=TEN_MB), "source"),
