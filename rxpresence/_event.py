@@ -10,8 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, NamedTuple
+
+from ._limits import (
+    MAX_CHANNEL_LENGTH,
+    MAX_COUNT,
+    MAX_UUID_LENGTH,
+    LimitError,
+    check_channel,
+    check_count,
+    check_state,
+    check_text,
+    check_uuid,
+    check_uuids,
+    excerpt,
+)
 
 __all__ = [
     "INTERVAL_SOURCE",
@@ -32,8 +45,9 @@ _LIVE = "live"
 class PresenceEventError(ValueError):
     """A presence event (SDK object or dict) is malformed.
 
-    The message names the offending field and value, e.g.
-    ``occupancy must be a non-negative int, got '3'``.
+    The message names the offending field and shows an excerpt of the value, e.g.
+    ``occupancy must be an int >= 0, got '3'``. The limits every field must keep are
+    listed in ``docs/concepts/events.md`` ("Limits").
     """
 
 
@@ -69,7 +83,7 @@ class _Fields(NamedTuple):
 
 
 def _fail(field: str, expected: str, value: object) -> PresenceEventError:
-    return PresenceEventError(f"{field} must be {expected}, got {value!r}")
+    return PresenceEventError(f"{field} must be {expected}, got {excerpt(value)}")
 
 
 def _action(value: object) -> Action:
@@ -79,32 +93,17 @@ def _action(value: object) -> Action:
     return action
 
 
-def _int(field: str, value: object, *, minimum: int = 0) -> int:
-    if type(value) is not int or value < minimum:
-        raise _fail(field, f"an int >= {minimum}", value)
-    return value
-
-
-def _opt_str(field: str, value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise _fail(field, "a string or None", value)
-
-
-def _state(value: object) -> Mapping[str, Any] | None:
-    if value is None:
+def _uuid(action: Action, value: object) -> str | None:
+    if action in _NEEDS_UUID:
+        if not isinstance(value, str) or not value:
+            raise _fail("uuid", f"a non-empty string on a {action.value} event", value)
+    elif value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise _fail("state", "a mapping or None", value)
-    return MappingProxyType(dict(value))
+    return check_uuid("uuid", value)
 
 
-def _uuids(field: str, value: object) -> tuple[str, ...]:
-    if value is None:
-        return _EMPTY
-    if isinstance(value, list | tuple) and all(isinstance(u, str) for u in value):
-        return tuple(value)
-    raise _fail(field, "a list of uuid strings", value)
+def _subscription(value: object) -> str | None:
+    return None if value is None else check_channel("subscription", value)
 
 
 class PresenceEvent(_Fields):
@@ -153,25 +152,24 @@ class PresenceEvent(_Fields):
         source: str = "live",
     ) -> PresenceEvent:
         act = _action(action)
-        if not isinstance(channel, str) or not channel:
-            raise _fail("channel", "a non-empty string", channel)
-        if act in _NEEDS_UUID and (not isinstance(uuid, str) or not uuid):
-            raise _fail("uuid", f"a non-empty string on a {act.value} event", uuid)
-        fields = (
-            act,
-            channel,
-            _opt_str("uuid", uuid),
-            _int("occupancy", occupancy),
-            _int("timestamp", timestamp),
-            _int("timetoken", timetoken),
-            _state(state),
-            _opt_str("subscription", subscription),
-            _uuids("join", join),
-            _uuids("leave", leave),
-            _uuids("timeout", timeout),
-            bool(here_now_refresh),
-            _source(source),
-        )
+        try:  # the checks raise LimitError naming the field: re-raised as ours
+            fields = (
+                act,
+                check_channel("channel", channel),
+                _uuid(act, uuid),
+                check_count("occupancy", occupancy),
+                check_count("timestamp", timestamp),
+                check_count("timetoken", timetoken),
+                check_state("state", state),
+                _subscription(subscription),
+                check_uuids("join", join),
+                check_uuids("leave", leave),
+                check_uuids("timeout", timeout),
+                bool(here_now_refresh),
+                check_text("source", source, MAX_UUID_LENGTH),
+            )
+        except LimitError as error:
+            raise PresenceEventError(str(error)) from None
         return tuple.__new__(cls, fields)
 
     def __eq__(self, other: object) -> bool:
@@ -207,9 +205,12 @@ class PresenceEvent(_Fields):
             # Only counts change (flicker suppression adjusts occupancy on every event it
             # passes on): the other fields are valid already, check just these.
             values = list(self)
-            for index, name in _COUNTS:  # in the constructor's order, for the same error
-                if name in changes:
-                    values[index] = _int(name, changes[name])
+            try:
+                for index, name in _COUNTS:  # in the constructor's order, for the same error
+                    if name in changes:
+                        values[index] = check_count(name, changes[name])
+            except LimitError as error:
+                raise PresenceEventError(str(error)) from None
             return tuple.__new__(PresenceEvent, values)
         fields = self._asdict()
         unknown = set(changes) - set(fields)
@@ -260,9 +261,9 @@ class PresenceEvent(_Fields):
             data.get("timetoken", 0),
             state,
             data.get("subscription"),
-            _uuids("join", data.get("join")),
-            _uuids("leave", data.get("leave")),
-            _uuids("timeout", data.get("timeout")),
+            data.get("join"),
+            data.get("leave"),
+            data.get("timeout"),
             _bool("here_now_refresh", data.get("here_now_refresh", False)),
             data.get("source", "live"),
         )
@@ -297,12 +298,6 @@ _COUNT_NAMES = frozenset({"occupancy", "timestamp", "timetoken"})
 _COUNTS = [(i, name) for i, name in enumerate(_Fields._fields) if name in _COUNT_NAMES]
 
 
-def _source(value: object) -> str:
-    if isinstance(value, str) and value:
-        return value
-    raise _fail("source", "a non-empty string", value)
-
-
 def _bool(field: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -312,10 +307,10 @@ def _bool(field: str, value: object) -> bool:
 def read_sdk(result: Any) -> PresenceEvent:
     """The event a PubNub SDK ``PNPresenceEventResult`` stands for.
 
-    The only place rxpresence reads an SDK presence object. A well-formed join, leave,
-    timeout or state change (the common case) is checked field by field here with the
-    constructor's rules; anything else (interval events, unusual types) goes through the
-    constructor, which checks and reports it.
+    The only place rxpresence reads an SDK presence object. A well-formed join, leave
+    or timeout (the common case) is checked field by field here with the constructor's
+    rules and limits; anything else (state, interval events, unusual types) goes through
+    the constructor, which checks and reports it.
 
     Raises:
         PresenceEventError: The result is malformed (wrong types, unknown action, or not
@@ -336,24 +331,34 @@ def read_sdk(result: Any) -> PresenceEvent:
         arrays = (result.join, result.leave, result.timeout)
     except AttributeError as exc:
         raise PresenceEventError(f"not a PubNub presence event: {exc}") from None
+    # The common well-formed join, leave or timeout: the constructor's checks and the
+    # limits (see _limits.py) as a few cheap comparisons. A non-ASCII uuid or channel,
+    # a state (walked for its limits) and interval arrays take the constructor.
     if (
-        action is not Action.INTERVAL
+        state is None
+        and action is not Action.INTERVAL
         and type(uuid) is str
-        and uuid
+        and 0 < len(uuid) <= MAX_UUID_LENGTH
+        and uuid.isascii()
         and type(channel) is str
-        and channel
+        and 0 < len(channel) <= MAX_CHANNEL_LENGTH
+        and channel.isascii()
         and type(occupancy) is int
-        and occupancy >= 0
+        and 0 <= occupancy < MAX_COUNT
         and type(timestamp) is int
-        and timestamp >= 0
+        and 0 <= timestamp < MAX_COUNT
         and type(timetoken) is int
-        and timetoken >= 0
-        and (subscription is None or type(subscription) is str)
-        and (state is None or type(state) is dict)
+        and 0 <= timetoken < MAX_COUNT
         and arrays == (None, None, None)
+        and (
+            subscription is None
+            or (
+                type(subscription) is str
+                and 0 < len(subscription) <= MAX_CHANNEL_LENGTH
+                and subscription.isascii()
+            )
+        )
     ):
-        if state is not None:
-            state = MappingProxyType(state.copy())  # the SDK's dict stays the SDK's
         # Built without the constructor: its checks were just made, field by field,
         # and on this path (every event from the SDK) they would cost as much again.
         return tuple.__new__(

@@ -9,9 +9,11 @@ user id, a user is online while any of their devices is, carries every device wi
 state, and goes offline only when the last device leaves.
 
 The grouping is incremental: each new roster snapshot is compared with the previous
-one member by member (members are shared between snapshots, so an unchanged member is
-the same object and costs an identity check), and only the users whose devices changed
-are rebuilt.
+one, and only the users whose devices changed are rebuilt. Snapshots share structure
+(an unchanged member is the same entry object), and :func:`changed_keys` finds the
+changed entries by walking only the parts the two snapshots do not share, so an event
+costs about the same with 100 members as with 50,000; where that walk is unavailable,
+the snapshots are compared entry by entry.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any, NamedTuple
 import immutables
 from reactivex import Observable, abc
 
-from ._roster import Member, Roster, _decode
+from ._mapdiff import changed_keys
+from ._roster import Member, Roster, _member_of
 
 __all__ = ["User", "UserDiff", "UserKey", "UserRoster", "to_users"]
 
@@ -219,31 +222,32 @@ def _build(
     """The users of ``roster``, reusing ``prev`` (built from an earlier snapshot)."""
     new_entries = roster._entries
     if prev is None:
-        old_entries: immutables.Map[str, Any] = immutables.Map()
+        changed: list[str] = list(new_entries.keys())
         old_keys, old_users = _EMPTY_KEYS, _EMPTY_USERS
     else:
         old_entries, old_keys, old_users = prev._roster._entries, prev._keys, prev._users
         if old_entries is new_entries:
             return UserRoster._make(roster, old_users, old_keys)
-    # Members that are new or changed (entries are shared while unchanged).
-    fresh = [
-        member
-        for uuid, entry in new_entries.items()
-        if old_entries.get(uuid) is not entry and (member := _decode(uuid, entry)) is not None
-    ]
+        found = changed_keys(old_entries, new_entries)
+        changed = _changed_by_scan(old_entries, new_entries) if found is None else found
+    # Map each changed uuid to its user (again: its state may have moved it).
     touched: dict[str, None] = {}
+    fresh: list[str] = []
     with old_keys.mutate() as keys:
-        for uuid in old_keys:
-            if uuid not in roster:
-                touched[keys[uuid]] = None
-                del keys[uuid]
-        for member in fresh:
+        for uuid in changed:
+            member = _member_of(new_entries, uuid)
+            before = keys.get(uuid)
+            if member is None:  # gone (or a departure remembered for ordering)
+                if before is not None:
+                    touched[before] = None
+                    del keys[uuid]
+                continue
             user_id = _key_of(key, member, report)
-            before = keys.get(member.uuid)
             if before is not None and before != user_id:
                 touched[before] = None
-            keys[member.uuid] = user_id
+            keys[uuid] = user_id
             touched[user_id] = None
+            fresh.append(uuid)
         new_keys = keys.finish()
     if not touched:
         return UserRoster._make(roster, old_users, new_keys)
@@ -253,9 +257,9 @@ def _build(
         user = old_users.get(user_id)
         if user is not None:
             candidates[user_id].update(m.uuid for m in user.devices)
-    for member in fresh:
-        candidates[new_keys[member.uuid]].add(member.uuid)
-    changed = False
+    for uuid in fresh:
+        candidates[new_keys[uuid]].add(uuid)
+    changed_users = False
     with old_users.mutate() as users:
         for user_id, uuids in candidates.items():
             devices = [
@@ -267,12 +271,19 @@ def _build(
                 if before_user is not None and _same_devices(before_user.devices, devices):
                     continue  # only timetokens moved: keep the user as it was
                 users[user_id] = User(user_id, tuple(devices))
-                changed = True
+                changed_users = True
             elif user_id in users:
                 del users[user_id]
-                changed = True
-        new_users = users.finish() if changed else old_users
+                changed_users = True
+        new_users = users.finish() if changed_users else old_users
     return UserRoster._make(roster, new_users, new_keys)
+
+
+def _changed_by_scan(old: immutables.Map[str, Any], new: immutables.Map[str, Any]) -> list[str]:
+    """The uuids whose entries differ, by comparing every entry (the fallback)."""
+    changed = [uuid for uuid, entry in new.items() if old.get(uuid) is not entry]
+    changed += [uuid for uuid in old if uuid not in new]
+    return changed
 
 
 def _same_devices(old: tuple[Member, ...], new: list[Member]) -> bool:

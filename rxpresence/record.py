@@ -18,11 +18,15 @@ Files whose name ends in ``.gz`` are gzip-compressed. The pieces:
   up, in virtual time on a ``TestScheduler``, or all at once.
 
 Bad lines:
-    A line that is not valid JSON, not an object, lacks a valid ``t`` or holds an event
+    A line that is not valid UTF-8 or valid JSON, is longer than 4 MiB
+    (:data:`MAX_LINE_LENGTH`), is not an object, lacks a valid ``t`` or holds an event
     that :class:`~rxpresence.PresenceEventError` rejects is skipped and reported as a
-    :class:`BadLine` (line number, reason, text) to the ``on_bad_line`` callback. Without
-    a callback, one :class:`BadLineWarning` per file lists them. Blank lines are ignored;
-    no other line is lost.
+    :class:`BadLine` (line number, reason, the start of the line) to the
+    ``on_bad_line`` callback. Without a callback, one :class:`BadLineWarning` per file
+    lists them. Blank lines are ignored; no other line is lost. A file that ends early
+    (a gzip recording cut short by a crash: the writer flushes every line, so every
+    complete line can still be read) or cannot be read to its end gives every line up
+    to that point and one more :class:`BadLine` saying where and why it stopped.
 
 Example:
     >>> import io
@@ -42,6 +46,7 @@ import math
 import os
 import threading
 import warnings
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
@@ -50,9 +55,11 @@ from reactivex import Observable, abc
 from reactivex.scheduler import TimeoutScheduler
 
 from ._event import PresenceEvent, PresenceEventError
+from ._limits import excerpt
 from .simulate import timed_observable
 
 __all__ = [
+    "MAX_LINE_LENGTH",
     "BadLine",
     "BadLineWarning",
     "Recording",
@@ -65,6 +72,15 @@ __all__ = [
 PathOrFile = str | os.PathLike[str] | IO[str]
 """A file name, or a text file opened by the caller (left open)."""
 
+MAX_LINE_LENGTH = 4 * 1024 * 1024
+"""Longest line :func:`read_events` reads, in bytes (characters for a text file object).
+
+An event within the limits (state at most 32 KiB, names at most 2,048 characters)
+takes a few dozen KiB at most; a longer line is skipped without being held in memory.
+"""
+
+_SHOWN_CHARS = 1000  # how much of a bad line BadLine.text keeps
+
 
 class BadLine(NamedTuple):
     """A line of a recording that was skipped.
@@ -72,7 +88,9 @@ class BadLine(NamedTuple):
     Attributes:
         line: Its 1-based line number.
         message: Why it was skipped, e.g. ``t is missing``.
-        text: The line itself, without its line break.
+        text: The line itself, without its line break, cut to its first 1,000
+            characters (undecodable bytes shown as U+FFFD); empty when the file ended
+            or failed before the line could be read.
     """
 
     line: int
@@ -92,6 +110,15 @@ def _open(target: str | os.PathLike[str], mode: str) -> IO[str]:
     if path.suffix == ".gz":
         return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8", errors="replace"))
     return open(path, mode, encoding="utf-8", errors="replace")
+
+
+def _open_bytes(target: str | os.PathLike[str]) -> IO[bytes]:
+    # Read as bytes and decode line by line: an undecodable line is then reported,
+    # not read with replacement characters (which could pass as a uuid).
+    path = Path(target)
+    if path.suffix == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")
 
 
 def _line(t: float, event: PresenceEvent) -> str:
@@ -283,34 +310,53 @@ def _parse(number: int, text: str) -> tuple[float, PresenceEvent] | BadLine:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        return BadLine(number, f"invalid JSON: {error.msg} at column {error.colno}", text)
+        return _bad(number, f"invalid JSON: {error.msg} at column {error.colno}", text)
+    except ValueError as error:  # e.g. an int of more than 4,300 digits
+        return _bad(number, f"invalid JSON: {str(error).split(';')[0]}", text)
+    except RecursionError:  # json recurses once per level of nesting
+        return _bad(number, "invalid JSON: nested too deep", text)
     if not isinstance(data, dict):
-        return BadLine(number, f"expected a JSON object, got {type(data).__name__}", text)
+        return _bad(number, f"expected a JSON object, got {type(data).__name__}", text)
     if "t" not in data:
-        return BadLine(number, "t is missing", text)
+        return _bad(number, "t is missing", text)
     t = data["t"]
-    if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t) or t < 0:
-        return BadLine(number, f"t must be a finite number >= 0, got {t!r}", text)
+    if not _is_offset(t):
+        return _bad(number, f"t must be a finite number >= 0, got {excerpt(t)}", text)
     if "event" not in data:
-        return BadLine(number, "event is missing", text)
+        return _bad(number, "event is missing", text)
     try:
         event = PresenceEvent.from_dict(data["event"])
     except PresenceEventError as error:
-        return BadLine(number, f"bad event: {error}", text)
+        return _bad(number, f"bad event: {error}", text)
     return float(t), event
 
 
+def _is_offset(t: object) -> bool:
+    if not isinstance(t, int | float) or isinstance(t, bool):
+        return False
+    try:
+        return math.isfinite(t) and t >= 0
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _bad(number: int, message: str, text: str) -> BadLine:
+    return BadLine(number, message, text[:_SHOWN_CHARS])
+
+
 def read_events(
-    source: PathOrFile,
+    source: PathOrFile | IO[bytes],
     *,
     on_bad_line: Callable[[BadLine], None] | None = None,
 ) -> list[tuple[float, PresenceEvent]]:
     """Read a recording into ``(offset, event)`` pairs, in file order.
 
     Args:
-        source: A file name (``.gz`` is decompressed) or a text file object.
-        on_bad_line: Called with a :class:`BadLine` for each line skipped. Without it,
-            one :class:`BadLineWarning` lists the skipped lines.
+        source: A file name (``.gz`` is decompressed) or a file object (text, or
+            binary holding UTF-8).
+        on_bad_line: Called with a :class:`BadLine` for each line skipped, and for a
+            file that ends early or fails while being read. Without it, one
+            :class:`BadLineWarning` lists them.
 
     Returns:
         The events of every good line.
@@ -329,21 +375,17 @@ def read_events(
         ['line 2: invalid JSON: Expecting value at column 1']
     """
     if isinstance(source, str | os.PathLike):
-        with _open(source, "r") as file:
+        with _open_bytes(source) as file:
             return _read(file, str(source), on_bad_line)
     return _read(source, getattr(source, "name", "<file>"), on_bad_line)
 
 
 def _read(
-    file: Iterable[str], name: object, on_bad_line: Callable[[BadLine], None] | None
+    file: IO[str] | IO[bytes], name: object, on_bad_line: Callable[[BadLine], None] | None
 ) -> list[tuple[float, PresenceEvent]]:
     events: list[tuple[float, PresenceEvent]] = []
     bad: list[BadLine] = []
-    for number, raw in enumerate(file, 1):
-        text = raw.rstrip("\r\n")
-        if not text.strip():
-            continue
-        parsed = _parse(number, text)
+    for parsed in _parsed_lines(file):
         if isinstance(parsed, BadLine):
             if on_bad_line is None:
                 bad.append(parsed)
@@ -362,8 +404,72 @@ def _read(
     return events
 
 
+# A compressed file cut short ends in EOFError; corrupt data raises zlib.error or
+# gzip.BadGzipFile (an OSError, as is a failing disk); a text file object opened with
+# strict decoding raises UnicodeDecodeError, after which it cannot be read on.
+_READ_ERRORS = (EOFError, OSError, zlib.error, UnicodeDecodeError)
+
+
+def _parsed_lines(
+    file: IO[str] | IO[bytes],
+) -> Iterable[tuple[float, PresenceEvent] | BadLine]:
+    """Each non-blank line of ``file`` parsed, or the BadLine that says why it is not.
+
+    Lines are read at most :data:`MAX_LINE_LENGTH` at a time, so a longer one is
+    skipped without being held in memory whole.
+    """
+    number = 0
+    while True:
+        number += 1
+        try:
+            raw: str | bytes = file.readline(MAX_LINE_LENGTH + 1)
+            too_long = len(raw) > MAX_LINE_LENGTH
+            if too_long:
+                _skip_rest_of_line(file, raw)
+        except _READ_ERRORS as error:
+            yield BadLine(number, f"the file ends here, unread: {_reason(error)}", "")
+            return
+        if not raw:
+            return
+        if too_long:
+            yield _bad(number, f"longer than {MAX_LINE_LENGTH} bytes", _shown(raw))
+            continue
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                reason = f"invalid UTF-8 at byte {error.start + 1}"
+                yield _bad(number, reason, _shown(raw).rstrip("\r\n"))
+                continue
+        else:
+            text = raw
+        text = text.rstrip("\r\n")
+        if text.strip():
+            yield _parse(number, text)
+
+
+def _skip_rest_of_line(file: IO[str] | IO[bytes], start: str | bytes) -> None:
+    end = "\n" if isinstance(start, str) else b"\n"
+    chunk = start
+    while chunk and not chunk.endswith(end):  # type: ignore[arg-type]
+        chunk = file.readline(MAX_LINE_LENGTH)
+
+
+def _shown(raw: str | bytes) -> str:
+    """The start of a line for BadLine.text, decodable or not."""
+    if isinstance(raw, str):
+        return raw[:_SHOWN_CHARS]
+    return raw[: _SHOWN_CHARS * 4].decode("utf-8", "replace")[:_SHOWN_CHARS]
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, EOFError):
+        return "the compressed data stops short (the file was cut, e.g. by a crash)"
+    return f"{type(error).__name__}: {excerpt(str(error))}"
+
+
 def replay(
-    source: PathOrFile,
+    source: PathOrFile | IO[bytes],
     *,
     speed: float | None = None,
     scheduler: abc.SchedulerBase | None = None,
@@ -375,7 +481,7 @@ def replay(
     every subscription plays the same events.
 
     Args:
-        source: A file name or a text file object, as for :func:`read_events`.
+        source: A file name or a file object, as for :func:`read_events`.
         speed: None (the default) emits every event at once on subscription; 1.0 plays
             each at its recorded offset after subscription, 10.0 ten times faster. On a
             ``TestScheduler`` (whose clock counts seconds) ``speed=1.0`` puts the events

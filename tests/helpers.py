@@ -100,3 +100,19 @@ def member(uuid: str, joined: int, last: int | None = None, state: Any = None) -
 def roster(occupancy: int, *members: Member, channel: str = ROOM) -> Roster:
     """A Roster of ``channel`` with these members and occupancy."""
     return Roster(channel, members, occupancy=occupancy)
+
+
+def nested_list(depth: int, leaf: Any = "x") -> Any:
+    """``[[[...leaf...]]]``, ``depth`` lists deep (built without recursion)."""
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def nested_state(depth: int) -> dict[str, Any]:
+    """A state object ``depth`` objects deep, the state itself included."""
+    state: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth - 1):
+        state = {"k": state}
+    return state

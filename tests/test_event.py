@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import pytest
-from helpers import sdk_event
+from helpers import nested_list, nested_state, sdk_event
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
 from rxpresence import Action, PresenceEvent, PresenceEventError
@@ -217,3 +219,157 @@ def test_repr_names_the_fields_that_are_set() -> None:
         "PresenceEvent(interval, channel='room', occupancy=3, timetoken=9, "
         "subscription='g', join=['a'])"
     )
+
+
+# -- limits (docs/concepts/events.md, "Limits") ----------------------------------------------
+
+
+DEEP = nested_list(200_000)
+HUGE_INT = 10**5000
+TEN_MB = "u" * 10_000_000
+
+HOSTILE: list[tuple[dict[str, Any], str]] = [
+    (_join(uuid=DEEP), "uuid"),
+    (_join(channel=DEEP), "channel"),
+    ({"action": "interval", "channel": "room", "join": DEEP}, "join"),
+    ({"action": "interval", "channel": "room", "leave": ["a", DEEP]}, "leave"),
+    (_join(state=DEEP), "state"),
+    (_join(state={"deep": DEEP}), "state"),
+    (_join(data=nested_state(200_000)), "state"),
+    (_join(uuid=TEN_MB), "uuid"),
+    (_join(uuid=TEN_MB.encode()), "uuid"),
+    (_join(channel=TEN_MB), "channel"),
+    (_join(subscription=TEN_MB), "subscription"),
+    (_join(source=TEN_MB), "source"),
+    (_join(state={"big": TEN_MB}), "state"),
+    (_join(state={str(i): i for i in range(1_000_000)}), "state"),
+    (_join(state={"list": list(range(1_000_000))}), "state"),
+    (_join(occupancy=HUGE_INT), "occupancy"),
+    (_join(timestamp=HUGE_INT), "timestamp"),
+    (_join(timetoken=HUGE_INT), "timetoken"),
+    (_join(timetoken=2**64), "timetoken"),
+    (_join(uuid="u" * 93), "uuid"),
+    (_join(uuid="\ud800"), "uuid"),
+    (_join(uuid="bob\udfff"), "uuid"),
+    (_join(channel="\ud83d"), "channel"),
+    (_join(channel="c" * 2049), "channel"),
+    (_join(subscription=""), "subscription"),
+    ({"action": "interval", "channel": "room", "uuid": ""}, "uuid"),
+    ({"action": "interval", "channel": "room", "join": ["a", ""]}, "join"),
+    ({"action": "interval", "channel": "room", "timeout": ["\ud800"]}, "timeout"),
+    ({"action": "interval", "channel": "room", "leave": ["x" * 93]}, "leave"),
+    (_join(state=nested_state(33)), "state"),
+    (_join(state={"n": HUGE_INT}), "state"),
+    (_join(state={"n": 2**64}), "state"),
+    (_join(state={"n": math.nan}), "state"),
+    (_join(state={"n": [math.inf]}), "state"),
+    (_join(state={1: "one"}), "state"),
+    (_join(state={"s": "\ud800"}), "state"),
+    (_join(state={"\udc00": 1}), "state"),
+    (_join(state={"o": object()}), "state"),
+    (_join(state={"b": b"bytes"}), "state"),
+    (_join(state={"s": "x" * (32 * 1024)}), "state"),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"), HOSTILE, ids=[f"{f}-{i}" for i, (_, f) in enumerate(HOSTILE)]
+)
+def test_hostile_dicts_are_refused_with_a_short_message(data: dict[str, Any], field: str) -> None:
+    with pytest.raises(PresenceEventError, match=rf"^{field}\b") as caught:
+        PresenceEvent.from_dict(data)
+    assert len(str(caught.value)) < 300, str(caught.value)[:1000]
+
+
+def test_values_at_the_limits_are_accepted_and_usable() -> None:
+    state = nested_state(32)
+    state["text"] = "é" * 1000
+    event = PresenceEvent.from_dict(
+        {
+            "action": "join",
+            "channel": "c" * 2048,
+            "uuid": "ü" * 92,
+            "occupancy": 2**64 - 1,
+            "timestamp": 2**64 - 1,
+            "timetoken": 2**64 - 1,
+            "state": state,
+            "subscription": "g" * 2048,
+        }
+    )
+    assert len(event.uuid or "") == 92 and event.timetoken == 2**64 - 1
+    interval = PresenceEvent("interval", "room", join=["a" * 92, "zoë"], leave=["😀"])
+    for usable in (event, interval):
+        text = json.dumps(usable.to_dict(), ensure_ascii=False).encode("utf-8")
+        assert PresenceEvent.from_dict(json.loads(text)) == usable
+        assert repr(usable)
+
+
+def test_state_up_to_32_kib_of_json() -> None:
+    overhead = len(json.dumps({"s": ""}, separators=(",", ":")))
+    at_limit = {"s": "x" * (32 * 1024 - overhead)}
+    assert PresenceEvent("join", "room", "bob", state=at_limit).state == at_limit
+    with pytest.raises(PresenceEventError, match=r"^state must be at most 32768 bytes"):
+        PresenceEvent("join", "room", "bob", state={"s": "x" * (32 * 1024 - overhead + 1)})
+    # Bytes, not characters: two-byte characters count twice.
+    with pytest.raises(PresenceEventError, match=r"^state must be at most 32768 bytes"):
+        PresenceEvent("join", "room", "bob", state={"s": "é" * (16 * 1024)})
+
+
+def test_messages_show_an_excerpt_of_the_value() -> None:
+    with pytest.raises(PresenceEventError) as caught:
+        PresenceEvent.from_dict(_join(uuid=TEN_MB))
+    assert str(caught.value) == (
+        f"uuid must be at most 92 characters, got {'u' * 40!r}... (10000000 characters)"
+    )
+    with pytest.raises(PresenceEventError) as caught:
+        PresenceEvent.from_dict(_join(timetoken=HUGE_INT))
+    assert (
+        str(caught.value) == "timetoken must be an int below 2**64, got <int of about 5001 digits>"
+    )
+    with pytest.raises(PresenceEventError) as caught:
+        PresenceEvent.from_dict(_join(uuid=DEEP))
+    assert str(caught.value) == "uuid must be a non-empty string on a join event, got [[[[...]]]]"
+
+
+def test_replace_keeps_the_limits() -> None:
+    event = PresenceEvent("join", "room", "bob", 1)
+    with pytest.raises(PresenceEventError, match=r"^timetoken must be an int below 2\*\*64"):
+        event.replace(timetoken=2**64)
+    with pytest.raises(PresenceEventError, match=r"^uuid must be at most 92 characters"):
+        event.replace(uuid="u" * 93)
+
+
+SDK_HOSTILE: list[tuple[PNPresenceEventResult, str]] = [
+    (sdk("join", "u" * 93), "uuid"),
+    (sdk("join", "\ud800"), "uuid"),
+    (sdk("leave", DEEP), "uuid"),
+    (sdk("join", channel="c" * 2049), "channel"),
+    (sdk("join", channel="\udfff"), "channel"),
+    (sdk("join", occupancy=HUGE_INT), "occupancy"),
+    (sdk("join", timestamp=2**64), "timestamp"),
+    (sdk("timeout", timetoken=HUGE_INT), "timetoken"),
+    (sdk("join", subscription=TEN_MB), "subscription"),
+    (sdk("join", subscription=""), "subscription"),
+    (sdk("state-change", state=nested_state(200_000)), "state"),
+    (sdk("state-change", state={"big": TEN_MB}), "state"),
+    (sdk("interval", None, join=["a", ""]), "join"),
+    (sdk("interval", None, leave=DEEP), "leave"),
+    (sdk("interval", None, timeout=["\ud800"]), "timeout"),
+    (sdk("interval", None, occupancy=HUGE_INT, join=["a"]), "occupancy"),
+]
+
+
+@pytest.mark.parametrize(
+    ("result", "field"), SDK_HOSTILE, ids=[f"{f}-{i}" for i, (_, f) in enumerate(SDK_HOSTILE)]
+)
+def test_hostile_sdk_results_are_refused_with_a_short_message(
+    result: PNPresenceEventResult, field: str
+) -> None:
+    with pytest.raises(PresenceEventError, match=rf"^{field}\b") as caught:
+        PresenceEvent.from_sdk(result)
+    assert len(str(caught.value)) < 300, str(caught.value)[:1000]
+
+
+def test_from_sdk_accepts_non_ascii_names_within_the_limits() -> None:
+    event = PresenceEvent.from_sdk(sdk("join", "zoë" * 30, channel="salon-été"))
+    assert (event.uuid, event.channel) == ("zoë" * 30, "salon-été")

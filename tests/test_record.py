@@ -384,3 +384,150 @@ def test_read_from_a_file_object() -> None:
 def test_module_examples() -> None:
     result = doctest.testmod(record_module)
     assert result.failed == 0 and result.attempted >= 10
+
+
+# -- hostile lines and files cut short ----------------------------------------------------
+
+DEEP_LINE = "[" * 200_000 + "]" * 200_000
+HOSTILE_LINES: list[tuple[bytes, str]] = [
+    (DEEP_LINE.encode(), "invalid JSON: nested too deep"),
+    (('{"t": 1, "event": ' + '{"a": ' * 100_000).encode(), "invalid JSON: nested too deep"),
+    (
+        b'{"t": 1, "event": {"action": "join", "channel": "a", "uuid": "u", "occupancy": '
+        + b"9" * 5000
+        + b"}}",
+        "invalid JSON: Exceeds the limit (4300 digits) for integer string conversion",
+    ),
+    (
+        b'{"t": 1, "event": {"action": "join", "channel": "a", "uuid": "u", "timetoken": '
+        + b"9" * 4000
+        + b"}}",
+        "bad event: timetoken must be an int below 2**64, got <int of about 40",
+    ),
+    (b'{"t": ' + b"9" * 4000 + b', "event": {}}', "t must be a finite number >= 0, got"),
+    (
+        b'{"t": 1, "event": {"action": "join", "channel": "a", "uuid": "\xff\xfeu"}}',
+        "invalid UTF-8 at byte 63",
+    ),
+    (
+        b'{"t": 1, "event": {"action": "join", "channel": "a", "uuid": "\\ud800"}}',
+        "bad event: uuid must be valid Unicode (no lone surrogates), got '\\ud800'",
+    ),
+    (
+        b'{"t": 1, "event": {"action": "interval", "channel": "a", "join": ["b", ""]}}',
+        "bad event: join[1] must be a non-empty string, got ''",
+    ),
+    (
+        b'{"t": 1, "event": {"action": "join", "channel": "a", "uuid": "u", "state": '
+        + b'{"k": ' * 40
+        + b"1"
+        + b"}" * 40
+        + b"}}",
+        "bad event: state must be nested at most 32 deep",
+    ),
+    (b'{"t": 1, "event": {"uuid": "' + b"x" * (50 * 1024 * 1024) + b'"}}', "longer than"),
+]
+
+
+def hostile_body() -> tuple[bytes, list[int]]:
+    """Good lines around each hostile one; and the line numbers of the good ones."""
+    body, good = [GOOD.encode()], [1]
+    for text, _ in HOSTILE_LINES:
+        body += [text, GOOD.encode()]
+        good.append(len(body))
+    return b"\n".join(body) + b"\n", good
+
+
+@pytest.mark.parametrize("name", ["hostile.jsonl", "hostile.jsonl.gz"])
+def test_hostile_lines_are_reported_and_the_rest_replays(tmp_path: Path, name: str) -> None:
+    body, good = hostile_body()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    bad: list[BadLine] = []
+    events = read_events(path, on_bad_line=bad.append)
+    assert len(events) == len(good) == len(HOSTILE_LINES) + 1
+    assert [b.line for b in bad] == [n + 1 for n in good[:-1]]
+    for report, (_, message) in zip(bad, HOSTILE_LINES, strict=True):
+        assert report.message.startswith(message), report.message
+        assert len(report.message) < 300 and len(report.text) <= 1000
+
+
+def test_a_line_longer_than_the_limit_from_a_text_file_object() -> None:
+    source = io.StringIO(GOOD + "\n" + "x" * (record_module.MAX_LINE_LENGTH + 10) + "\n" + GOOD)
+    bad: list[BadLine] = []
+    assert len(read_events(source, on_bad_line=bad.append)) == 2
+    assert [(b.line, b.message, len(b.text)) for b in bad] == [
+        (2, f"longer than {record_module.MAX_LINE_LENGTH} bytes", 1000)
+    ]
+
+
+def test_a_binary_file_object_is_read_too() -> None:
+    source = io.BytesIO(GOOD.encode() + b"\n\xc3(\n")
+    bad: list[BadLine] = []
+    assert len(read_events(source, on_bad_line=bad.append)) == 1
+    assert [(b.line, b.message) for b in bad] == [(2, "invalid UTF-8 at byte 1")]
+
+
+def live_gzip_recording(tmp_path: Path, count: int) -> tuple[list[bytes], list[PresenceEvent]]:
+    """What a crash would leave of a ``.gz`` recording: its bytes after each line.
+
+    ``record`` flushes every line, so the file holds each complete line at once, but
+    the gzip trailer is only written on close.
+    """
+    path = tmp_path / "live.jsonl.gz"
+    ts, source = TestScheduler(), Subject[PresenceEvent]()
+    recording = record(source, path, scheduler=ts)
+    sent = [JOIN.replace(uuid=f"u{i}", timetoken=10_000_000 + i) for i in range(count)]
+    snapshots = [path.read_bytes()]
+    for event in sent:
+        ts.advance_by(1)
+        source.on_next(event)
+        snapshots.append(path.read_bytes())
+    recording.dispose()
+    return snapshots, sent
+
+
+def test_a_gzip_recording_cut_short_replays_every_complete_line(tmp_path: Path) -> None:
+    snapshots, sent = live_gzip_recording(tmp_path, 40)
+    assert snapshots[0] == b""  # nothing written yet: an empty file, an empty recording
+    cut = tmp_path / "cut.jsonl.gz"
+    for complete in range(1, len(snapshots)):
+        # Cut right after a line, and in the middle of the one before it.
+        middle = (len(snapshots[complete - 1]) + len(snapshots[complete])) // 2
+        for end, lines_read in [(len(snapshots[complete]), complete), (middle, complete - 1)]:
+            cut.write_bytes(snapshots[-1][:end])
+            bad: list[BadLine] = []
+            events = read_events(cut, on_bad_line=bad.append)
+            assert [e for _, e in events] == sent[:lines_read], (complete, end)
+            assert bad[-1].line == lines_read + 1
+            assert bad[-1].message.startswith("the file ends here, unread: the compressed")
+
+
+def test_a_gzip_recording_cut_short_warns_without_a_callback(tmp_path: Path) -> None:
+    snapshots, sent = live_gzip_recording(tmp_path, 3)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(snapshots[-1])  # the writer died before closing the file
+    with pytest.warns(BadLineWarning, match=r"line 4: the file ends here, unread: the compressed"):
+        events = read_events(cut)
+    assert [e for _, e in events] == sent
+    got: list[PresenceEvent] = []
+    with pytest.warns(BadLineWarning):
+        replay(cut).subscribe(got.append)
+    assert got == sent
+
+
+def test_corrupt_gzip_data_is_reported_after_the_lines_before_it(tmp_path: Path) -> None:
+    sent = [JOIN.replace(uuid=f"u{i}", timetoken=10_000_000 + i) for i in range(2000)]
+    path = tmp_path / "corrupt.jsonl.gz"
+    write_events(((float(i), e) for i, e in enumerate(sent)), path)
+    data = bytearray(path.read_bytes())
+    data[len(data) * 3 // 4] ^= 0xFF  # damage the compressed data three quarters in
+    path.write_bytes(bytes(data))
+    bad: list[BadLine] = []
+    events = [e for _, e in read_events(path, on_bad_line=bad.append)]
+    # The lines before the damage are intact. After it, deflate may decode garbage that
+    # still looks like events (back-references copy earlier text); gzip's checksum, at
+    # the end, tells: the failure is reported, never raised.
+    half = len(sent) // 2
+    assert events[:half] == sent[:half]
+    assert bad[-1].message.startswith("the file ends here, unread: ")

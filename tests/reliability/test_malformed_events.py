@@ -32,6 +32,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
+from helpers import nested_list, nested_state
 from polling import async_wait_for, wait_for
 from pubnub.pubnub import PubNub
 from pubnub.pubnub_asyncio import PubNubAsyncio
@@ -63,7 +64,36 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"action": "interval", "timestamp": 1, "occupancy": 3, "leave": ["a", 1]}, "leave"),
     ({"action": "interval", "timestamp": 1, "occupancy": 3, "timeout": {"a": 1}}, "timeout"),
     ({"action": "interval", "timestamp": 1, "occupancy": 3, "join": [["a"]]}, "join"),
+    # Past the limits (docs/concepts/events.md): refused with a short message.
+    ({"action": "interval", "timestamp": 1, "occupancy": 3, "join": ["a", ""]}, "join"),
+    ({"action": "interval", "timestamp": 1, "occupancy": 3, "leave": ["x" * 93]}, "leave"),
+    ({"action": "interval", "timestamp": 1, "occupancy": 3, "join": ["u" * 5000]}, "join"),
+    (
+        {"action": "interval", "timestamp": 1, "occupancy": 3, "timeout": nested_list(500)},
+        "timeout",
+    ),
+    ({"action": "interval", "timestamp": 1, "occupancy": 10**30, "join": ["a"]}, "occupancy"),
+    ({"action": "interval", "timestamp": 10**30, "occupancy": 3, "join": ["a"]}, "timestamp"),
 ]
+
+# The same limits on joins, leaves and state changes, which read_sdk checks on its own
+# fast path (without the PresenceEvent constructor).
+REFUSED_ON_THE_FAST_PATH: list[tuple[dict[str, Any], str]] = [
+    ({"action": "join", "uuid": "x" * 93, "timestamp": 1, "occupancy": 1}, "uuid"),
+    ({"action": "leave", "uuid": "u" * 5000, "timestamp": 1, "occupancy": 1}, "uuid"),
+    ({"action": "join", "uuid": "x", "timestamp": 1, "occupancy": 10**30}, "occupancy"),
+    ({"action": "timeout", "uuid": "x", "timestamp": 10**30, "occupancy": 1}, "timestamp"),
+    (
+        {"action": "state-change", "uuid": "x", "timestamp": 1, "occupancy": 1,
+         "data": nested_state(40)},
+        "state",
+    ),
+    (
+        {"action": "join", "uuid": "x", "timestamp": 1, "occupancy": 1,
+         "data": {"big": "b" * 40_000}},
+        "state",
+    ),
+]  # fmt: skip
 
 # Payloads the SDK itself cannot parse.
 SDK_KILLERS: dict[str, Any] = {
@@ -152,12 +182,15 @@ def _thread_failures(name: str) -> Iterator[list[BaseException]]:
         threading.excepthook = previous
 
 
-def _check_refused(watched: Watched, after_join: int) -> None:
+def _check_refused(
+    watched: Watched, after_join: int, refused: list[tuple[dict[str, Any], str]] = REFUSED
+) -> None:
     event_errors = [r for r in watched.errors if r.where == "event"]
-    assert len(event_errors) == len(REFUSED)
-    for report, (_, field) in zip(event_errors, REFUSED, strict=True):
+    assert len(event_errors) == len(refused)
+    for report, (_, field) in zip(event_errors, refused, strict=True):
         assert isinstance(report.error, rxp.PresenceEventError)
         assert str(report.error).startswith(field), (field, str(report.error))
+        assert len(str(report.error)) < 300, str(report.error)[:1000]
     # The subscriber that raises on every event was reported for each, and isolated.
     raised = [r for r in watched.errors if r.where == "subscriber"]
     assert len(raised) == len(watched.events) >= after_join
@@ -167,8 +200,18 @@ def _raise(event: rxp.PresenceEvent) -> None:
     raise RuntimeError(f"subscriber failure on {event.action}")
 
 
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(REFUSED, id="general"),
+        pytest.param(REFUSED_ON_THE_FAST_PATH, id="fast-path"),
+    ],
+)
 def test_refused_events_reach_errors_and_delivery_goes_on_threaded(
-    no_leaked_threads: None, presence_server: LocalPresenceServer, figures: Any
+    no_leaked_threads: None,
+    presence_server: LocalPresenceServer,
+    figures: Any,
+    refused: list[tuple[dict[str, Any], str]],
 ) -> None:
     server = presence_server
     with _sync_client(server, "watcher") as (pubnub, worker):
@@ -176,17 +219,19 @@ def test_refused_events_reach_errors_and_delivery_goes_on_threaded(
         watched.hub.events.subscribe(_raise)
         pubnub.subscribe().channels(["room"]).with_presence().execute()
         _wait_for(lambda: watched.joined("watcher"), message="(own join)")
-        for payload, _ in REFUSED:
+        for payload, _ in refused:
             server.inject("room", payload)
         server.inject(
             "room", {"action": "join", "uuid": "after", "timestamp": _now(), "occupancy": 2}
         )
         _wait_for(lambda: "after" in watched.hub.current("room"), message="(valid join)")
         assert worker.is_alive()
-        _check_refused(watched, 2)
-        assert sorted(watched.hub.current("room").uuids) == ["after", "watcher"]
-        watched.hub.close()
-    figures.update(refused_payloads=len(REFUSED), sdk_worker_alive=True)
+        try:
+            _check_refused(watched, 2, refused)
+            assert sorted(watched.hub.current("room").uuids) == ["after", "watcher"]
+        finally:
+            watched.hub.close()
+    figures.update(refused_payloads=len(refused), sdk_worker_alive=True)
 
 
 def test_refused_events_reach_errors_and_delivery_goes_on_asyncio(

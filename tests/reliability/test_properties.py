@@ -22,6 +22,7 @@ by ordinary tests.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from functools import partial
@@ -29,6 +30,7 @@ from typing import Any
 
 import pytest
 from event_strategies import delivered_again, presence_events
+from helpers import nested_list, nested_state
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reactivex.subject import Subject
@@ -607,7 +609,7 @@ def valid_events(draw: st.DrawFn) -> PresenceEvent:
         draw(st.none() | names) if is_interval else draw(names),
         draw(st.integers(0, 10**6)),
         draw(st.integers(0, 2**40)),
-        draw(st.integers(0, 2**64)),
+        draw(st.integers(0, 2**64 - 1)),  # timetokens are below 2**64 (docs: Limits)
         draw(st.none() | st.dictionaries(st.text(max_size=6), json_values, max_size=4)),
         draw(st.none() | names),
         draw(uuid_tuples) if is_interval else (),
@@ -653,6 +655,12 @@ FIELDS = [
     "source",
 ]
 
+
+# Deep enough to make a whole-value message long, shallow enough for Hypothesis to print
+# a failing example; what is nested past the recursion limit is tried below, by pytest.
+DEEP_LIST = nested_list(300)
+DEEP_STATE = nested_state(300)
+
 odd_values = st.one_of(
     json_values,
     st.sampled_from(
@@ -678,6 +686,20 @@ odd_values = st.one_of(
             frozenset({"a"}),
             object(),
             10**40,
+            # Past the limits (docs/concepts/events.md, "Limits").
+            2**64,
+            10**5000,
+            "x" * 93,
+            "x" * 3000,
+            "\ud800",
+            ["a", ""],
+            ["\udfff"],
+            DEEP_LIST,
+            {"deep": DEEP_LIST},
+            DEEP_STATE,
+            {"big": "b" * 40_000},
+            {"n": math.nan},
+            {1: "one"},
         ]
     ),
 )
@@ -702,11 +724,43 @@ odd_values = st.one_of(
 def test_malformed_dicts_raise_only_presence_event_error(data: dict[Any, Any]) -> None:
     try:
         event = PresenceEvent.from_dict(data)
-    except PresenceEventError:
+    except PresenceEventError as error:
+        assert len(str(error)) < 300  # names the field, shows an excerpt of the value
         return
-    # Accepted: it must be a well-formed event that survives its own round trip.
+    # Accepted: it must be a well-formed event that can be printed, written as UTF-8
+    # JSON and read back.
     assert isinstance(event, PresenceEvent)
-    assert PresenceEvent.from_dict(event.to_dict()) == event
+    assert repr(event)
+    text = json.dumps(event.to_dict(), ensure_ascii=False).encode("utf-8")
+    assert PresenceEvent.from_dict(json.loads(text)) == event
+
+
+_JOIN = {"action": "join", "channel": "room", "uuid": "u"}
+HOSTILE = {
+    "uuid nested 200k deep": {**_JOIN, "uuid": nested_list(200_000)},
+    "join nested 200k deep": {
+        "action": "interval",
+        "channel": "room",
+        "join": nested_list(200_000),
+    },
+    "state nested 200k deep": {**_JOIN, "state": nested_state(200_000)},
+    "10 MB uuid": {**_JOIN, "uuid": "u" * 10_000_000},
+    "10 MB channel": {**_JOIN, "channel": "c" * 10_000_000},
+    "10 MB state": {**_JOIN, "state": {"s": "s" * 10_000_000}},
+    "5,000-digit timetoken": {**_JOIN, "timetoken": 10**5000},
+    "5,000-digit occupancy": {**_JOIN, "occupancy": 10**5000},
+}
+
+
+@pytest.mark.parametrize("data", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_dicts_raise_presence_event_error_with_a_short_message(
+    data: dict[str, Any],
+) -> None:
+    """Values Hypothesis cannot print (its printer recurses, and ints past 4,300 digits
+    have no repr), so given here."""
+    with pytest.raises(PresenceEventError) as caught:
+        PresenceEvent.from_dict(data)
+    assert len(str(caught.value)) < 300
 
 
 @settings(max_examples=300, deadline=None)

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import immutables
 import pytest
+from event_strategies import presence_events
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reactivex.subject import Subject
 from sync_helpers import Rig
 
 import rxpresence as rxp
+from rxpresence._mapdiff import _Colliding, changed_keys
+from rxpresence._users import UserKey, to_users
 
 
 def by_prefix(uuid: str, state: Mapping[str, Any] | None) -> str:
@@ -132,3 +139,118 @@ def test_users_with_grace_keep_a_user_through_a_flicker(rig: Rig) -> None:
     rig.live("join", "bob.web", occupancy=2)
     rig.advance(20)
     assert all("bob" in users for users in seen)
+
+
+# -- incremental grouping: the same as a full rebuild, at a cost set by the change -------
+
+UUIDS = ["a.1", "a.2", "b.1", "b.2", "c.1", "x", "y"]
+STATES: list[dict[str, Any] | None] = [None, {"account": "a"}, {"account": "zoe"}, {"n": 1}]
+
+
+def account_or_prefix(uuid: str, state: Mapping[str, Any] | None) -> str:
+    """A key that moves a device to another user when its state names an account."""
+    return str((state or {}).get("account") or uuid.split(".")[0])
+
+
+def devices(users: rxp.UserRoster) -> dict[str, list[tuple[str, Any, int]]]:
+    """Each user's devices, without their timetokens: a user whose devices only had
+    their timetokens moved is kept as it was, by design (no emission for a refresh)."""
+    return {u.id: [(m.uuid, m.state, m.joined_at) for m in u.devices] for u in users}
+
+
+def same_users(incremental: rxp.UserRoster, rebuilt: rxp.UserRoster) -> None:
+    assert devices(incremental) == devices(rebuilt)
+    assert incremental.ids == rebuilt.ids and len(incremental) == len(rebuilt)
+    assert dict(incremental._keys) == dict(rebuilt._keys)
+    for member in rebuilt.roster:
+        mine, theirs = incremental.user_of(member.uuid), rebuilt.user_of(member.uuid)
+        assert mine is not None and theirs is not None and mine.id == theirs.id
+
+
+# A step: an event for the roster, or a here-now snapshot (a map rebuilt from scratch,
+# sharing nothing with the one before).
+steps = st.one_of(
+    presence_events(["room"], UUIDS, STATES, max_timetoken=40, max_occupancy=9),
+    st.lists(st.tuples(st.sampled_from(UUIDS), st.sampled_from(STATES)), max_size=5).map(
+        lambda pairs: dict(pairs)
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(steps, max_size=40), st.sampled_from([by_prefix, account_or_prefix]))
+def test_incremental_users_equal_a_full_rebuild(
+    sequence: list[rxp.PresenceEvent | dict[str, Any]], key: UserKey
+) -> None:
+    roster = rxp.Roster("room")
+    source: Subject[rxp.Roster] = Subject()
+    seen: list[rxp.UserRoster] = []
+    source.pipe(to_users(key)).subscribe(seen.append)
+    source.on_next(roster)
+    for step in sequence:
+        if isinstance(step, dict):
+            members = [rxp.Member(u, s, 1, 50) for u, s in step.items()]
+            roster = roster.with_sync(members, occupancy=len(members), timetoken=50)
+        else:
+            roster = roster.apply(step)
+        source.on_next(roster)
+        same_users(seen[-1], rxp.UserRoster(roster, key))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 3000),
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 6000), st.integers(0, 3)), min_size=1, max_size=30
+    ),
+)
+def test_changed_keys_equal_a_full_comparison(
+    size: int, edits: list[tuple[bool, int, int]]
+) -> None:
+    colliding = [_Colliding(f"c{i}") for i in range(4)]  # these make collision nodes
+    old: immutables.Map[Any, int] = immutables.Map({f"u{i}": i for i in range(size)})
+    old = old.update({c: 1 for c in colliding})
+    new = old
+    for write, index, value in edits:
+        name = colliding[index % 4] if index % 97 == 0 else f"u{index}"
+        new = new.set(name, value + 10_000) if write else new.delete(name) if name in new else new
+    found = changed_keys(old, new)
+    assert found is not None
+    missing = object()
+    expected = {k for k in {*old, *new} if old.get(k, missing) is not new.get(k, missing)}
+    assert len(found) == len(set(found)) and set(found) == expected
+
+
+class CountedUuid(str):
+    """A uuid that counts how often it is hashed (each map or dict lookup hashes it)."""
+
+    hashes = 0
+
+    def __hash__(self) -> int:
+        CountedUuid.hashes += 1
+        return str.__hash__(self)
+
+
+def test_an_event_looks_at_a_bounded_number_of_members() -> None:
+    """Grouping after one event looks up a few dozen uuids, not every member's.
+
+    Counted, not timed: with 5,000 members a scan of the roster hashes every uuid at
+    least once per event.
+    """
+    members = [rxp.Member(CountedUuid(f"user{i // 2}.dev{i % 2}"), None, 1, 1) for i in range(5000)]
+    roster = rxp.Roster("room", members)
+    source: Subject[rxp.Roster] = Subject()
+    seen: list[rxp.UserRoster] = []
+    source.pipe(to_users(by_prefix)).subscribe(seen.append)
+    source.on_next(roster)
+    counts = []
+    for i in range(20):
+        action = "join" if i % 2 == 0 else "leave"
+        uuid = CountedUuid(f"user{i // 2}.extra")
+        roster = roster.apply(rxp.PresenceEvent(action, "room", uuid, 5000, 5, 10 + i))
+        CountedUuid.hashes = 0
+        source.on_next(roster)
+        counts.append(CountedUuid.hashes)
+    assert len(seen) == 21 and len(seen[-2]["user9"].devices) == 3
+    assert seen[-1]["user9"].uuids == ("user9.dev0", "user9.dev1")
+    assert max(counts) < 100, counts
