@@ -12,12 +12,13 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 from .._guardrails import is_loopback_host
 from ._inprocess import LocalPresenceServer
+from ._logs import NonBlockingStderr
 from ._settings import ServerSettings
 
 __all__ = ["add_serve_arguments", "build_parser", "main", "run_serve", "settings_from_args"]
@@ -158,12 +159,12 @@ def run_serve(args: argparse.Namespace) -> int:
         The exit status: 0 after a clean stop, 2 for bad settings, 1 if the port
         cannot be bound.
     """
-    _configure_logging(args.log_level)
     try:
         settings = settings_from_args(args)
     except ValueError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
+    restore_logging = _configure_logging(args.log_level)
     if not is_loopback_host(args.host):
         print(
             f"serve: warning: binding {args.host}: the server has no authentication, "
@@ -175,6 +176,7 @@ def run_serve(args: argparse.Namespace) -> int:
         server.start()
     except RuntimeError as exc:
         print(f"serve: {exc}", file=sys.stderr)
+        restore_logging()
         return 1
     print(
         f"rxpresence presence server listening on {server.url}\n"
@@ -192,6 +194,7 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
         restore()
+        restore_logging()
     print("rxpresence presence server stopped", flush=True)
     return 0
 
@@ -222,14 +225,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_serve(build_parser().parse_args(argv))
 
 
-def _configure_logging(level_name: str) -> None:
+def _configure_logging(level_name: str) -> Callable[[], None]:
+    """Set the server's log level and, unless logging is set up already, log to stderr.
+
+    Returns:
+        A function undoing it.
+    """
     level = getattr(logging, level_name.upper(), logging.INFO)
-    logger = logging.getLogger("rxpresence.server")
-    logger.setLevel(level)
-    if not logging.getLogger().handlers and not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
+    logging.getLogger("rxpresence.server").setLevel(level)
+    root = logging.getLogger()
+    if root.handlers:
+        return lambda: None
+    # Every logger (aiohttp's and asyncio's too) goes through a handler that never
+    # blocks: a server whose stderr is a pipe nobody reads must not freeze.
+    handler = NonBlockingStderr()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        handler.close()
+
+    return restore
 
 
 def _install_signal_handlers(stopping: threading.Event) -> Any:

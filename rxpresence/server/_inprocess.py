@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 
 from ._http import API_KEY, PresenceApi, RecordedRequest, create_app
+from ._logs import http_logger
 from ._presence import JsonObject, PresenceBook
 from ._settings import ServerSettings
 
@@ -423,6 +424,8 @@ class LocalPresenceServer:
             app,
             handle_signals=False,
             access_log=None,
+            # Bad requests cost one bounded, rate-limited line (see _logs).
+            logger=http_logger(),
             shutdown_timeout=_SHUTDOWN_TIMEOUT,
             # A client that drops a held long poll cancels its handler at once.
             handler_cancellation=True,
