@@ -437,8 +437,10 @@ class LocalPresenceServer:
         await runner.setup()
         listener: socket.socket | None = None
         try:
-            listener = _listen(self.host, self._port)
-            await web.SockSite(runner, listener).start()
+            backlog = self.settings.listen_backlog
+            listener = _listen(self.host, self._port, backlog)
+            # asyncio calls listen() again with the site's backlog (aiohttp's default: 128).
+            await web.SockSite(runner, listener, backlog=backlog).start()
             self._port = int(listener.getsockname()[1])
             self._api = app[API_KEY]
             self._stop_event = asyncio.Event()
@@ -454,8 +456,12 @@ class LocalPresenceServer:
                 await _close_stragglers(aio_server)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (SO_REUSEADDR, so a restart can rebind)."""
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (SO_REUSEADDR, so a restart can rebind).
+
+    ``backlog`` is how many connections the kernel queues before they are accepted; the
+    kernel caps it (Linux: ``net.core.somaxconn``).
+    """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -464,7 +470,7 @@ def _listen(host: str, port: int) -> socket.socket:
         if os.name == "posix":
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
-        listener.listen(128)
+        listener.listen(backlog)
         listener.setblocking(False)
     except OSError:
         listener.close()
