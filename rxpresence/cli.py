@@ -14,7 +14,6 @@ shutdown.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from . import __version__
+from ._argtypes import port, positive_seconds, seconds
 
 __all__ = ["build_parser", "main"]
 
@@ -65,34 +65,6 @@ or watch it with: rxpresence watch CHANNEL --origin 127.0.0.1:8090
 """
 
 
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rxpresence`` command.
 
@@ -119,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--duration",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=30.0,
         metavar="SECONDS",
         help="how long the cast plays (default: 30)",
@@ -129,14 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--grace",
-        type=_seconds,
+        type=seconds,
         default=5.0,
         metavar="SECONDS",
         help="flicker grace period: timeouts followed by a rejoin within it are hidden "
         "(default: 5; 0 turns it off)",
     )
     demo.add_argument(
-        "--port", type=_port, default=0, help="port of the local server (default: a free one)"
+        "--port", type=port, default=0, help="port of the local server (default: a free one)"
     )
     demo.add_argument(
         "--plain", action="store_true", help="plain lines even on a terminal (no live view)"
@@ -173,14 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "--grace",
-        type=_seconds,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="flicker grace period for rosters (default: 10; 0 turns it off)",
     )
     watch.add_argument(
         "--duration",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="stop after this long (default: until Ctrl-C)",
@@ -205,10 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.set_defaults(output="auto")
 
-    from .server._cli import add_serve_arguments
+    from .server._cli import SERVE_USAGE, add_serve_arguments
 
     serve = commands.add_parser(
         "serve",
+        usage=SERVE_USAGE,
         help="run the local PubNub-compatible presence server",
         description="Run a local PubNub-compatible presence server until Ctrl-C.",
         epilog=_SERVE_EPILOG,

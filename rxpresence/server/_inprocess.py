@@ -33,12 +33,26 @@ from ._settings import ServerSettings
 if TYPE_CHECKING:
     from pubnub.pnconfiguration import PNConfiguration
 
-__all__ = ["LocalPresenceServer"]
+__all__ = ["LocalPresenceServer", "is_wildcard_host"]
 
 _T = TypeVar("_T")
 _START_TIMEOUT = 10.0
 _SHUTDOWN_TIMEOUT = 2.0
 _HOOK_TIMEOUT = 10.0
+# A client cannot connect to a wildcard address; this machine reaches it on loopback.
+_LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def is_wildcard_host(host: str) -> bool:
+    """Whether binding ``host`` listens on every interface (``0.0.0.0`` or ``::``).
+
+    Args:
+        host: The interface to bind.
+
+    Returns:
+        True for the wildcard addresses.
+    """
+    return host in _LOOPBACK_FOR_WILDCARD
 
 
 class LocalPresenceServer:
@@ -92,8 +106,13 @@ class LocalPresenceServer:
 
     @property
     def origin(self) -> str:
-        """``host:port`` without a scheme, as ``PNConfiguration.origin`` wants it."""
-        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        """``host:port`` without a scheme, as ``PNConfiguration.origin`` wants it.
+
+        Bound to every interface (``0.0.0.0`` or ``::``), the server is reached on this
+        machine through loopback: that is the host given here.
+        """
+        host = _LOOPBACK_FOR_WILDCARD.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host  # an IPv6 literal
         return f"{host}:{self._port}"
 
     @property
