@@ -275,6 +275,11 @@ class LocalPresenceServer:
         """Number of subscribe long polls being held right now."""
         return self._call(lambda: 0 if self._api is None else self._api.held_polls)
 
+    @property
+    def poll_wakeups(self) -> int:
+        """Held long polls woken since the last start by an entry they listen to."""
+        return self._call(lambda: 0 if self._api is None else self._api.poll_wakeups)
+
     def occupants(self, channel: str, sub_key: str | None = None) -> dict[str, JsonObject | None]:
         """Uuids present on a channel and their states.
 

@@ -188,6 +188,18 @@ class Subscription:
             else:
                 self._groups.append(group)
 
+    @property
+    def exact_names(self) -> Collection[str]:
+        """The channel names matched as they are (``room``, ``room-pnpres``)."""
+        return self._exact.keys()
+
+    @property
+    def has_patterns(self) -> bool:
+        """Whether it also listens to wildcards or channel groups."""
+        return bool(
+            self._prefixes or self._presence_prefixes or self._groups or self._presence_groups
+        )
+
     def match(self, entry: LogEntry, members: Callable[[str], Collection[str]]) -> str | None:
         """Decide whether ``entry`` reaches this subscription.
 
@@ -254,7 +266,7 @@ class PresenceBook:
         clock: Timetoken clock; a new one on ``wall`` by default.
         monotonic: Monotonic seconds, used for liveness and interval periods.
         wall: Unix seconds, used for event ``timestamp`` fields.
-        on_append: Called (with no arguments) after entries were appended to the log.
+        on_append: Called with the entries just appended to the log.
     """
 
     def __init__(
@@ -264,7 +276,7 @@ class PresenceBook:
         clock: TimetokenClock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
-        on_append: Callable[[], None] | None = None,
+        on_append: Callable[[list[LogEntry]], None] | None = None,
     ) -> None:
         self.settings = settings or ServerSettings()
         self.clock = clock or TimetokenClock(wall)
@@ -723,6 +735,18 @@ class PresenceBook:
                     break
         return matches, last
 
+    def matches(self, subscription: Subscription, entry: LogEntry) -> str | None:
+        """Whether ``entry`` reaches ``subscription``, with the groups' members as of now.
+
+        Args:
+            subscription: The subscriber.
+            entry: A log entry.
+
+        Returns:
+            The ``b`` field (the channel, pattern or group that matched), or None.
+        """
+        return subscription.match(entry, self._member_lookup(subscription.sub_key))
+
     # ----------------------------------------------------------------------- internals
 
     def _member_lookup(self, sub_key: str) -> Callable[[str], Collection[str]]:
@@ -834,7 +858,7 @@ class PresenceBook:
 
     def _appended(self, entries: list[LogEntry]) -> list[LogEntry]:
         if entries and self.on_append is not None:
-            self.on_append()
+            self.on_append(entries)
         return entries
 
     def _forget_if_empty(self, sub_key: str, channel: str, room: _Room) -> None:
