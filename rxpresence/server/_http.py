@@ -427,10 +427,9 @@ class PresenceApi:
         with_uuids = not q.flag("disable_uuids")
 
         def describe(channel: str) -> JsonObject:
-            occupants = self.book.occupants(sub_key, channel)
-            entry: JsonObject = {"occupancy": len(occupants)}
+            entry: JsonObject = {"occupancy": self.book.occupancy(sub_key, channel)}
             if with_uuids:
-                page = list(occupants.items())[offset : offset + limit]
+                page = self.book.occupant_page(sub_key, channel, offset, limit)
                 entry["uuids"] = [_here_now_uuid(u, s, with_state) for u, s in page]
             return entry
 

@@ -553,3 +553,4 @@ def test_events_replay_to_the_roster(ops: list[tuple[str, str, str, int]]) -> No
                 roster[uuid] = event["data"] or None
             assert event["occupancy"] == len(roster)
         assert roster == book.occupants(SUB, channel)
+        assert list(book.occupants(SUB, channel)) == sorted(roster)  # kept in uuid order
