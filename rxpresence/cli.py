@@ -58,7 +58,11 @@ unreachable origin, access denied, bad arguments).
 _SERVE_EPILOG = """\
 examples:
   rxpresence serve                              # http://127.0.0.1:8090
-  rxpresence serve --port 0 --presence-timeout 20 --announce-max 5
+  rxpresence serve --announce-max 5             # interval mode above 5 occupants
+
+Clients that declare a presence timeout (set_presence_timeout) get theirs; the
+default applies to the others (rxpresence watch among them) and stays above the
+hold timeout, or they would time out between two long polls.
 
 Point the SDK at it with config.origin = "127.0.0.1:8090"; config.ssl = False,
 or watch it with: rxpresence watch CHANNEL --origin 127.0.0.1:8090

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -240,3 +241,34 @@ def test_a_default_presence_timeout_under_the_hold_timeout_is_warned_about() -> 
         "the default presence timeout (20 s) is not above the hold timeout (280 s)"
     )
     assert serve_warnings("127.0.0.1", ServerSettings(presence_timeout=20, hold_timeout=10)) == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# A serve command line in the docs or the command's help, up to a comment.
+SERVE_EXAMPLE = re.compile(
+    r"^\s*(?:python -m )?rxpresence(?: serve|\.server)(?=\s|$)(?P<args>[^#\n]*)"
+)
+
+
+def serve_examples() -> list[tuple[str, str]]:
+    found = []
+    for source in ["docs/console.md", "docs/server.md", "README.md", "rxpresence/cli.py"]:
+        for line in (ROOT / source).read_text().splitlines():
+            match = SERVE_EXAMPLE.match(line)
+            if match:
+                found.append((source, match.group("args").strip()))
+    return found
+
+
+def test_the_documented_serve_examples_time_out_no_client_that_keeps_polling() -> None:
+    from rxpresence.server._cli import serve_warnings
+
+    examples = serve_examples()
+    assert len(examples) >= 5, examples
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    for source, args in examples:
+        parsed = parser.parse_args(args.split())
+        # No warning: loopback, and the default presence timeout above the hold timeout,
+        # so a watcher without heartbeats is not timed out between its long polls.
+        assert serve_warnings(parsed.host, settings_from_args(parsed)) == [], (source, args)
