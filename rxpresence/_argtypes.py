@@ -121,10 +121,7 @@ def count(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: If it is not such a number.
     """
-    value = non_negative_count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
-    return value
+    return _whole_number(text, minimum=1)
 
 
 def non_negative_count(text: str) -> int:
@@ -139,10 +136,14 @@ def non_negative_count(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: If it is not such a number.
     """
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {text!r}")
     return value
