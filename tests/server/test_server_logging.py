@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
+import select
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from typing import Any
 
@@ -125,3 +129,40 @@ def test_the_filter_rate_limits_and_says_how_many_it_dropped() -> None:
     after = make_record("after")
     assert bounded.filter(after)
     assert after.getMessage() == "after"
+
+
+DROP_NOTE = re.compile(rb"\((\d+) log lines dropped: standard error is slow\)\n")
+
+
+def read_drop_notes(fd: int, total: int, timeout: float = 10.0) -> list[int]:
+    """Read ``fd`` until its drop notes add up to ``total``; fail after ``timeout`` s."""
+    received = b""
+    deadline = time.monotonic() + timeout
+    while sum(notes := [int(n) for n in DROP_NOTE.findall(received)]) < total:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"drop notes {notes} short of {total} after {timeout} s")
+        received += os.read(fd, 1 << 20)
+    return notes
+
+
+def test_the_handler_drops_lines_instead_of_waiting_for_a_full_pipe() -> None:
+    from rxpresence.server._logs import NonBlockingStderr
+
+    read_end, write_end = os.pipe()
+    handler = NonBlockingStderr(fd=write_end, capacity=10, close_timeout=0.2)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        # 300 KB against a 64 KiB pipe nobody reads: the writer thread blocks, the
+        # queue fills, and emit() goes on returning at once, counting what it drops.
+        for _ in range(300):
+            handler.emit(make_record("x" * 1000))
+        assert handler.dropped >= 200  # at most 66 lines in the pipe, 10 in the queue
+        handler.close()  # returns after close_timeout, although the writer is stuck
+        # Once the pipe is read, the writer catches up and says how many it dropped.
+        # (A line may slip through between drops, so there can be several notes.)
+        assert sum(read_drop_notes(read_end, handler.dropped)) == handler.dropped
+    finally:
+        handler.close()  # now the writer can take the end marker
+        os.close(read_end)
+        os.close(write_end)
