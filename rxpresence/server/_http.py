@@ -8,8 +8,10 @@ endpoint handler and records the request. Handlers validate everything first and
 never leaves the book half-changed. A last-resort middleware turns anything unexpected
 into a JSON 400 and logs it: the server never answers 500.
 
-Subscribe long polls wait on a per-poll :class:`asyncio.Event` that the book's
-``on_append`` hook sets, so a poll wakes as soon as something is logged.
+Subscribe long polls wait on a per-poll :class:`asyncio.Event`. The book's
+``on_append`` hook sets the events of the polls the new entries are delivered to (found
+through :class:`~rxpresence.server._wakeups.WaitingPolls`), so a poll wakes as soon as
+something it listens to is logged, and only then.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ from ._parsing import (
     validate_name,
     validate_uuid,
 )
-from ._presence import JsonObject, PresenceBook, Subscription, is_wildcard
+from ._presence import JsonObject, LogEntry, PresenceBook, Subscription, is_wildcard
 from ._settings import ServerSettings
+from ._wakeups import WaitingPolls
 
 __all__ = ["API_KEY", "PresenceApi", "RecordedRequest", "create_app"]
 
@@ -86,7 +89,7 @@ class RecordedRequest:
     duration: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: an index key
 class _HeldPoll:
     event: asyncio.Event = field(default_factory=asyncio.Event)
     released: bool = False
@@ -133,7 +136,10 @@ class PresenceApi:
             request_log if request_log is not None else deque(maxlen=self.settings.request_log_size)
         )
         self._held: dict[tuple[str, str], list[_HeldPoll]] = {}
+        self._waiting: WaitingPolls[_HeldPoll] = WaitingPolls(self.book.matches)
         self._closing = False
+        self.poll_wakeups = 0
+        """Held polls woken so far because an entry they listen to was logged."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,7 +151,9 @@ class PresenceApi:
     def release_all(self) -> None:
         """Answer every held long poll now and stop holding new ones (on shutdown)."""
         self._closing = True
-        self._wake()
+        for polls in self._held.values():
+            for poll in polls:
+                poll.event.set()
 
     async def sweep_forever(self) -> None:
         """Sweep for timeouts and interval flushes a few times a second, until cancelled."""
@@ -161,10 +169,10 @@ class PresenceApi:
             poll.released = True
             poll.event.set()
 
-    def _wake(self) -> None:
-        for polls in self._held.values():
-            for poll in polls:
-                poll.event.set()
+    def _wake(self, entries: list[LogEntry]) -> None:
+        for poll in self._waiting.concerned(entries):
+            self.poll_wakeups += 1
+            poll.event.set()
 
     # -------------------------------------------------------------------- dispatch
 
@@ -351,6 +359,7 @@ class PresenceApi:
         poll = _HeldPoll()
         polls = self._held.setdefault(key, [])
         polls.append(poll)
+        self._waiting.add(poll, subscription)
         # A client that reconnects leaves its old poll behind; the oldest goes first,
         # answered with its own cursor so nothing is skipped if it is still listening.
         while len(polls) > self.settings.max_held_polls_per_client:
@@ -376,6 +385,7 @@ class PresenceApi:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(poll.event.wait(), remaining)
         finally:
+            self._waiting.remove(poll)
             current = self._held.get(key)
             if current is not None and poll in current:
                 current.remove(poll)
@@ -417,10 +427,9 @@ class PresenceApi:
         with_uuids = not q.flag("disable_uuids")
 
         def describe(channel: str) -> JsonObject:
-            occupants = self.book.occupants(sub_key, channel)
-            entry: JsonObject = {"occupancy": len(occupants)}
+            entry: JsonObject = {"occupancy": self.book.occupancy(sub_key, channel)}
             if with_uuids:
-                page = list(occupants.items())[offset : offset + limit]
+                page = self.book.occupant_page(sub_key, channel, offset, limit)
                 entry["uuids"] = [_here_now_uuid(u, s, with_state) for u, s in page]
             return entry
 

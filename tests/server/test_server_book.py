@@ -497,13 +497,13 @@ def test_event_counters(book: PresenceBook) -> None:
 
 
 def test_on_append_called_after_logging(clock: FakeTime) -> None:
-    calls: list[int] = []
+    calls: list[list[str]] = []
     book = make_book(clock)
-    book.on_append = lambda: calls.append(1)
-    book.touch(SUB, "a", ["room"])
+    book.on_append = lambda entries: calls.append([e.channel for e in entries])
+    book.touch(SUB, "a", ["room", "hall"])
     book.touch(SUB, "a", ["room"])  # nothing logged
     book.publish(SUB, "room", 1, "a")
-    assert len(calls) == 2
+    assert calls == [["room-pnpres", "hall-pnpres"], ["room"]]
 
 
 # ----------------------------------------------------------------------- properties
@@ -553,3 +553,4 @@ def test_events_replay_to_the_roster(ops: list[tuple[str, str, str, int]]) -> No
                 roster[uuid] = event["data"] or None
             assert event["occupancy"] == len(roster)
         assert roster == book.occupants(SUB, channel)
+        assert list(book.occupants(SUB, channel)) == sorted(roster)  # kept in uuid order
