@@ -138,11 +138,9 @@ class LogEntry:
             "b": subscription_match,
             "d": self.payload,
         }
-        if self.is_presence:
-            return message
-        # What both SDKs read from a published message: the publisher, the meta, the
-        # message type (0: a plain message) and the custom message type when set.
-        message["e"] = 0
+        # What both SDKs read from a published message besides the above: the publisher,
+        # the meta and the custom message type when set. No message type ``e``: both
+        # read its absence as a plain message, and the JavaScript SDK reads e=0 as a file.
         if self.publisher is not None:
             message["i"] = self.publisher
         if self.meta is not None:
