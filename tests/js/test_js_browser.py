@@ -63,7 +63,17 @@ def test_a_browser_client_joins_sets_state_and_sees_others(
 
         watch.check()
         assert watch.roster("web-room")["web-user"] == {"typing": True}
-        # Every request of the page was answered; none was refused or lost to CORS.
-        mine = [r for r in presence_server.requests if r.uuid == "web-user"]
-        assert {r.endpoint for r in mine} >= {"subscribe", "heartbeat", "set_state"}
-        assert all(r.status in (200, 499) for r in mine), [(r.endpoint, r.status) for r in mine]
+
+        driver.execute_script("window.client.unsubscribe({channels: ['web-room']})")
+        wait_for(lambda: watch.saw("leave", "web-user", "web-room"), 10, "(browser left)")
+        watch.check()
+
+    # Every request of the page was answered; none was refused or lost to CORS. What it
+    # sent is what the Node client sends (docs/fidelity.md).
+    mine = [r for r in presence_server.requests if r.uuid == "web-user"]
+    assert {r.endpoint for r in mine} >= {"subscribe", "heartbeat", "set_state", "leave"}
+    assert all(r.status in (200, 499) for r in mine), [(r.endpoint, r.status) for r in mine]
+    polls = [r for r in mine if r.endpoint == "subscribe"]
+    assert "tt" not in polls[0].query
+    assert all("ee" in r.query and "heartbeat" not in r.query for r in polls)
+    assert {r.query["heartbeat"] for r in mine if r.endpoint == "heartbeat"} == {"20"}

@@ -130,6 +130,9 @@ def test_here_now_and_where_now(
     assert counts["totalOccupancy"] == 2
     assert not counts["channels"]["js-a"]["occupants"]
 
+    assert {r.query.get("limit") for r in requests_of(presence_server, "js-here", "here_now")} == {
+        "1000"
+    }
     assert sorted(js.call("whereNow", {})["channels"]) == ["js-a", "js-b"]
     assert sorted(js.call("whereNow", {"uuid": "py-watcher"})["channels"]) == ["js-a", "js-b"]
     watch.check()
