@@ -31,7 +31,7 @@ def page_saw(driver: Any, action: str, uuid: str) -> bool:
     return any((e["action"], e.get("uuid")) == (action, uuid) for e in received(driver, "presence"))
 
 
-@pytest.mark.timeout(180)  # a first run installs Chromium
+@pytest.mark.timeout(900)  # a first run installs Chromium (apt-get) and the npm package
 def test_a_browser_client_joins_sets_state_and_sees_others(
     pubnub_js: Path,
     presence_server: LocalPresenceServer,

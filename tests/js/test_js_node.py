@@ -15,9 +15,10 @@ import pytest
 from js_support import NodeClient, Watcher
 from polling import wait_for
 
-from rxpresence.server import LocalPresenceServer
+from rxpresence.server import LocalPresenceServer, ServerSettings
 
-pytestmark = pytest.mark.e2e
+# The first test also installs the npm package (a few seconds from the registry).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 JsClient = Callable[..., NodeClient]
 MakeWatcher = Callable[..., Watcher]
@@ -25,6 +26,28 @@ MakeWatcher = Callable[..., Watcher]
 
 def connected(client: NodeClient) -> None:
     client.wait_event("status", lambda e: e["category"] == "PNConnectedCategory")
+
+
+def subscribe(
+    client: NodeClient,
+    watch: Watcher,
+    channels: list[str],
+    groups: tuple[str, ...] = (),
+    *,
+    joins: list[str] | None = None,
+    with_presence: bool = True,
+) -> None:
+    """Subscribe a JavaScript client; wait until the watcher saw it join ``joins``."""
+    client.call(
+        "subscribe",
+        {"channels": channels, "channelGroups": list(groups), "withPresence": with_presence},
+    )
+    for channel in channels if joins is None else joins:
+        wait_for(
+            lambda c=channel: watch.saw("join", client.user_id, c),
+            10,
+            f"({client.user_id} joined {channel})",
+        )
 
 
 def requests_of(server: LocalPresenceServer, uuid: str, endpoint: str) -> list[Any]:
@@ -39,10 +62,8 @@ def test_subscribe_with_presence_to_channels_and_a_group(
     js.call("channelGroups.addChannels", {"channels": ["js-a", "js-b"], "channelGroup": "js-g"})
     listed = js.call("channelGroups.listChannels", {"channelGroup": "js-g"})
     assert sorted(listed["channels"]) == ["js-a", "js-b"]
-    js.call("subscribe", {"channels": ["js-room"], "channelGroups": ["js-g"], "withPresence": True})
+    subscribe(js, watch, ["js-room"], ("js-g",), joins=["js-room", "js-a", "js-b"])
     connected(js)
-    for channel in ("js-room", "js-a", "js-b"):
-        wait_for(lambda c=channel: watch.saw("join", "js-user", c), 10, f"(join on {channel})")
     assert presence_server.where_now("js-user") == ["js-a", "js-b", "js-room"]
 
     # The JavaScript client hears presence through the group: a Python guest comes and goes.
@@ -55,6 +76,8 @@ def test_subscribe_with_presence_to_channels_and_a_group(
     watch.check()
 
 
+# Long polls held longer than the presence timeout: only heartbeats keep the client.
+@pytest.mark.parametrize("presence_server_settings", [ServerSettings.fast(hold_timeout=10)])
 def test_heartbeats_keep_a_short_presence_timeout_alive(
     js_client: JsClient, watcher: MakeWatcher, presence_server: LocalPresenceServer
 ) -> None:
@@ -62,8 +85,7 @@ def test_heartbeats_keep_a_short_presence_timeout_alive(
     # The SDK heartbeats every presenceTimeout / 2 - 1 seconds (it overrides
     # heartbeatInterval whenever presenceTimeout is given): here every 0.5 s.
     js = js_client("js-beat", presenceTimeout=3)
-    js.call("subscribe", {"channels": ["js-room"], "withPresence": True})
-    connected(js)
+    subscribe(js, watch, ["js-room"])
     # Nine heartbeats half a second apart span more than the 3 s presence timeout.
     wait_for(lambda: len(requests_of(presence_server, "js-beat", "heartbeat")) >= 9, 15)
     assert presence_server.occupants("js-room").keys() == {"js-beat", "py-watcher"}
@@ -83,8 +105,7 @@ def test_set_state_and_get_state(
 ) -> None:
     watch = watcher(["js-room"])
     js = js_client("js-state", presenceTimeout=20)
-    js.call("subscribe", {"channels": ["js-room"], "withPresence": True})
-    wait_for(lambda: watch.saw("join", "js-state", "js-room"), 10)
+    subscribe(js, watch, ["js-room"])
 
     answer = js.call("setState", {"channels": ["js-room"], "state": {"mood": "busy"}})
     assert answer["state"] == {"mood": "busy"}
@@ -105,8 +126,7 @@ def test_here_now_and_where_now(
 ) -> None:
     watch = watcher(["js-a", "js-b"])
     js = js_client("js-here", presenceTimeout=20)
-    js.call("subscribe", {"channels": ["js-a", "js-b"]})
-    wait_for(lambda: watch.saw("join", "js-here", "js-b"), 10)
+    subscribe(js, watch, ["js-a", "js-b"], with_presence=False)
     js.call("setState", {"channels": ["js-a"], "state": {"role": "host"}})
     wait_for(lambda: presence_server.occupants("js-a")["js-here"] == {"role": "host"}, 10)
 
@@ -145,9 +165,7 @@ def test_publish_and_receive_with_a_custom_message_type_and_a_filter(
     reader = js_client("js-reader", filterExpression="meta.lang == 'en'")
     sender = js_client("js-sender")
     for client in (reader, sender):
-        client.call("subscribe", {"channels": ["js-chat"]})
-        connected(client)
-        wait_for(lambda c=client: watch.saw("join", c.user_id, "js-chat"), 10)
+        subscribe(client, watch, ["js-chat"], with_presence=False)
 
     sent = [
         ({"text": "hello"}, {"lang": "en"}, "chat-msg"),
@@ -185,8 +203,7 @@ def test_unsubscribe_sends_a_leave(
 ) -> None:
     watch = watcher(["js-room"])
     js = js_client("js-leaver", presenceTimeout=20)
-    js.call("subscribe", {"channels": ["js-room"], "withPresence": True})
-    wait_for(lambda: watch.saw("join", "js-leaver", "js-room"), 10)
+    subscribe(js, watch, ["js-room"])
     js.call("unsubscribe", {"channels": ["js-room"]})
     wait_for(lambda: watch.saw("leave", "js-leaver", "js-room"), 10)
     assert "js-leaver" not in presence_server.occupants("js-room")
@@ -200,9 +217,7 @@ def test_destroy_leaves_every_channel_and_group(
     watch = watcher(["js-room", "js-a"])
     js = js_client("js-gone", presenceTimeout=20)
     js.call("channelGroups.addChannels", {"channels": ["js-a"], "channelGroup": "js-g"})
-    js.call("subscribe", {"channels": ["js-room"], "channelGroups": ["js-g"], "withPresence": True})
-    for channel in ("js-room", "js-a"):
-        wait_for(lambda c=channel: watch.saw("join", "js-gone", c), 10)
+    subscribe(js, watch, ["js-room"], ("js-g",), joins=["js-room", "js-a"])
     js.call("destroy")
     for channel in ("js-room", "js-a"):
         wait_for(lambda c=channel: watch.saw("leave", "js-gone", c), 10, f"(leave on {channel})")
@@ -216,8 +231,7 @@ def test_a_killed_client_times_out_on_schedule(
     timeout = 3
     watch = watcher(["js-room"])
     js = js_client("js-killed", presenceTimeout=timeout)
-    js.call("subscribe", {"channels": ["js-room"], "withPresence": True})
-    wait_for(lambda: watch.saw("join", "js-killed", "js-room"), 10)
+    subscribe(js, watch, ["js-room"])
     wait_for(lambda: len(requests_of(presence_server, "js-killed", "heartbeat")) >= 2, 10)
     js.kill()  # no leave: only the presence timeout it declared can end its presence
 
