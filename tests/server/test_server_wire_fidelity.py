@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from server_helpers import RawHttp, Reply, WaitFor
 from test_server_http import assert_error, handshake, poll, q
 
-from rxpresence.server import LocalPresenceServer
+from rxpresence.server import LocalPresenceServer, ServerSettings
+from rxpresence.server._parsing import split_query_names
 
 GROUPS = "/v1/channel-registration/sub-key/demo/channel-group"
 
@@ -39,6 +43,23 @@ def test_query_lists_are_decoded_before_splitting(
     assert raw_http.get(f"{GROUPS}/g?add=c,d&uuid=w").status == 200  # as Python sends it
     assert raw_http.get(f"{GROUPS}/g?remove=a%2Cc&uuid=w").status == 200
     assert raw_http.get(f"{GROUPS}/g?uuid=w").body["payload"]["channels"] == ["b", "d"]
+
+
+names = st.lists(
+    st.text(st.characters(min_codepoint=0x20, exclude_characters=",\x7f"), min_size=1, max_size=8),
+    min_size=1,
+    max_size=5,
+    unique=True,
+)
+
+
+@given(names)
+def test_both_sdks_spellings_of_a_query_list_read_the_same(listed: list[str]) -> None:
+    settings = ServerSettings()
+    javascript = quote(",".join(listed), safe="")  # the joined list encoded as one value
+    python = ",".join(quote(name, safe="") for name in listed)  # each name encoded
+    assert split_query_names(javascript, "channel group", settings) == listed
+    assert split_query_names(python, "channel group", settings) == listed
 
 
 def test_subscribe_heartbeat_and_leave_with_an_encoded_group_list(
