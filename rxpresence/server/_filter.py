@@ -208,7 +208,8 @@ def _remainder(left: Any, right: Any) -> Any:
     if right == 0:
         return MISSING
     if isinstance(left, int) and isinstance(right, int):
-        return int(math.copysign(abs(left) % abs(right), left))
+        remainder = abs(left) % abs(right)
+        return -remainder if left < 0 else remainder
     return math.fmod(left, right)
 
 
