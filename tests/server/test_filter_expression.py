@@ -59,6 +59,11 @@ META = {
         ("meta.level + 1 == 6", True),
         ("meta.level - 2 * 2 == 1", True),  # * binds tighter than -
         ("(meta.level - 2) * 2 == 6", True),
+        ("1 + 5 % 3 == 3", True),  # % binds like * and /
+        ("2 + 3 * 4 == 14", True),
+        ("10 - 4 - 3 == 3", True),  # left to right
+        ("12 / 2 / 3 == 2", True),
+        ("--2 == 2", True),
         ("meta.level / 2 == 2.5", True),
         ("meta.level % 2 == 1", True),
         ("-meta.level % 3 == -2", True),  # the remainder takes the dividend's sign
@@ -332,20 +337,28 @@ literals = st.one_of(
 fields = st.sampled_from(
     ["meta.a", "a", "meta.b", 'meta["s"]', "meta.s", "meta.flag", "meta.tags", "meta.tags[0]"]
 ).map(lambda path: ("field", path))
-# Mostly numbers, so that arithmetic mostly computes something worth comparing.
-values = st.recursive(
-    st.one_of(numbers, numbers, numeric_fields, literals, fields),
-    lambda inner: st.one_of(
-        st.builds(lambda v: ("neg", v), inner),
-        st.builds(
-            lambda op, left, right: ("arith", op, left, right),
-            st.sampled_from("+-*/%"),
-            inner,
-            inner,
+
+
+def arithmetic_over(leaves: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.builds(lambda v: ("neg", v), inner),
+            st.builds(
+                lambda op, left, right: ("arith", op, left, right),
+                st.sampled_from("+-*/%"),
+                inner,
+                inner,
+            ),
         ),
-    ),
-    max_leaves=6,
-)
+        max_leaves=6,
+    )
+
+
+# Numbers only: nearly every tree computes a value, which is what tells precedence apart.
+numeric_values = arithmetic_over(st.one_of(numbers, numbers, numeric_fields))
+# Mostly numbers, so that arithmetic mostly computes something worth comparing.
+values = arithmetic_over(st.one_of(numbers, numbers, numeric_fields, literals, fields))
 comparisons = st.builds(
     lambda op, left, right: ("cmp", op, left, right),
     st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "LIKE", "CONTAINS"]),
@@ -405,7 +418,7 @@ def literal(value: Any) -> str:
 
 
 @settings(max_examples=200, deadline=None)
-@given(tree=values, meta=metas, data=datas)
+@given(tree=st.one_of(numeric_values, values), meta=metas, data=datas)
 def test_values_follow_the_documented_meaning(tree: tuple[Any, ...], meta: Any, data: Any) -> None:
     # Comparing the computed value with the reference's, not only a truth value, is what
     # catches a wrong precedence or associativity in arithmetic.
