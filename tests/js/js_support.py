@@ -199,7 +199,10 @@ class NodeClient:
     def _read(self) -> None:
         assert self._process.stdout is not None
         for raw in self._process.stdout:
-            line = json.loads(raw)
+            try:
+                line = json.loads(raw)
+            except ValueError:  # something else printed to stdout: keep it, readable
+                line = {"event": "stdout", "text": raw}
             with self._changed:
                 self._lines.append(line)
                 self._changed.notify_all()
