@@ -2,7 +2,8 @@
 
 The unmodified ``pubnub`` SDK (``PubNub`` and ``PubNubAsyncio``) can subscribe with
 presence, heartbeat, leave, set and get state, call here-now and where-now, manage
-channel groups and publish against it. See ``docs/server.md`` and ``docs/fidelity.md``.
+channel groups and publish against it; so can PubNub's JavaScript SDK, in Node and in a
+browser (answers carry CORS headers). See ``docs/server.md`` and ``docs/fidelity.md``.
 
 How the pieces fit:
 
@@ -10,6 +11,8 @@ How the pieces fit:
   mode and limits, defaulting to PubNub's values.
 * ``PresenceBook`` (``_presence``): pure presence bookkeeping (occupants, the event log,
   channel groups, interval mode) with injectable clocks; no I/O.
+* ``_filter``: PubNub's subscribe filter language (``filter-expr``), parsed and
+  evaluated on published messages; pure.
 * :func:`create_app` (``_http``): the aiohttp application serving PubNub's REST
   endpoints on top of a book, with long-poll subscribe and PubNub-style errors.
 * :class:`LocalPresenceServer` (``_inprocess``): runs the application on its own thread

@@ -83,7 +83,8 @@ class Occupant:
 
     Attributes:
         last_seen: Monotonic seconds of the last subscribe or heartbeat.
-        timeout: Presence timeout in seconds for this uuid.
+        timeout: Presence timeout in seconds for this uuid: the one it last declared,
+            else the default.
         state: The uuid's state on the channel, or None.
     """
 
@@ -103,6 +104,7 @@ class LogEntry:
         payload: The message, or the presence event's ``d`` object.
         publisher: Uuid of the publisher, for messages.
         meta: Publish metadata (``u`` on the wire), for messages.
+        custom_message_type: The publisher's label (``cmt`` on the wire), for messages.
     """
 
     tt: int
@@ -111,6 +113,7 @@ class LogEntry:
     payload: Any
     publisher: str | None = None
     meta: Any = None
+    custom_message_type: str | None = None
 
     @property
     def is_presence(self) -> bool:
@@ -135,10 +138,15 @@ class LogEntry:
             "b": subscription_match,
             "d": self.payload,
         }
+        # What both SDKs read from a published message besides the above: the publisher,
+        # the meta and the custom message type when set. No message type ``e``: both
+        # read its absence as a plain message, and the JavaScript SDK reads e=0 as a file.
         if self.publisher is not None:
             message["i"] = self.publisher
         if self.meta is not None:
             message["u"] = self.meta
+        if self.custom_message_type is not None:
+            message["cmt"] = self.custom_message_type
         return message
 
 
@@ -149,19 +157,29 @@ class Subscription:
         sub_key: The subscribe key.
         channels: Channel names from the path: plain, ``-pnpres``, ``a.*`` or ``a.*-pnpres``.
         groups: Channel group names from ``channel-group``: ``g`` or ``g-pnpres``.
+        message_filter: The subscriber's ``filter-expr``, compiled: published messages
+            it rejects are not delivered. Presence events always are.
     """
 
     __slots__ = (
         "_exact",
         "_groups",
+        "_message_filter",
         "_prefixes",
         "_presence_groups",
         "_presence_prefixes",
         "sub_key",
     )
 
-    def __init__(self, sub_key: str, channels: Iterable[str], groups: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        sub_key: str,
+        channels: Iterable[str],
+        groups: Iterable[str] = (),
+        message_filter: Callable[[LogEntry], bool] | None = None,
+    ) -> None:
         self.sub_key = sub_key
+        self._message_filter = message_filter
         self._exact: dict[str, str] = {}
         self._prefixes: list[tuple[str, str]] = []
         self._presence_prefixes: list[tuple[str, str]] = []
@@ -214,9 +232,9 @@ class Subscription:
             return None
         channel = entry.channel
         exact = self._exact.get(channel)
-        if exact is not None:
-            return exact
         if entry.is_presence:
+            if exact is not None:
+                return exact
             base = channel[:-_SUFFIX_LEN]
             for prefix, name in self._presence_prefixes:
                 if len(base) > len(prefix) and base.startswith(prefix):
@@ -225,6 +243,13 @@ class Subscription:
                 if base in members(group):
                     return name
             return None
+        match = exact if exact is not None else self._data_match(channel, members)
+        if match is None or self._message_filter is None or self._message_filter(entry):
+            return match
+        return None
+
+    def _data_match(self, channel: str, members: Callable[[str], Collection[str]]) -> str | None:
+        """The pattern or group through which a published message's channel reaches us."""
         for prefix, name in self._prefixes:
             if len(channel) > len(prefix) and channel.startswith(prefix):
                 return name
@@ -352,7 +377,8 @@ class PresenceBook:
             sub_key: The subscribe key.
             uuid: The client's uuid.
             channels: Presence channels (already resolved, see :meth:`presence_channels`).
-            timeout: The ``heartbeat`` parameter; None means the default presence timeout.
+            timeout: The ``heartbeat`` parameter. None keeps the timeout a present uuid
+                last declared (a new occupant gets the default presence timeout).
             states: State by channel sent along; changes it where it differs.
 
         Returns:
@@ -372,7 +398,11 @@ class PresenceBook:
                 logged += self._announce(sub_key, channel, room, "join", uuid, state)
             else:
                 occupant.last_seen = now
-                occupant.timeout = ttl
+                # A request that declares nothing keeps the declared timeout: the
+                # JavaScript SDK's event engine declares it only on /heartbeat, and its
+                # subscribe polls would otherwise stretch it back to the default.
+                if timeout is not None:
+                    occupant.timeout = timeout
                 if new_state is not None:
                     logged += self._change_state(sub_key, channel, room, uuid, new_state)
         return self._appended(logged)
@@ -473,7 +503,13 @@ class PresenceBook:
     # ------------------------------------------------------------------ other entries
 
     def publish(
-        self, sub_key: str, channel: str, message: Any, publisher: str, meta: Any = None
+        self,
+        sub_key: str,
+        channel: str,
+        message: Any,
+        publisher: str,
+        meta: Any = None,
+        custom_message_type: str | None = None,
     ) -> LogEntry:
         """Log a published message.
 
@@ -483,11 +519,14 @@ class PresenceBook:
             message: The message (any JSON value).
             publisher: Uuid of the publisher.
             meta: Optional publish metadata.
+            custom_message_type: Optional label of the message (``cmt`` on the wire).
 
         Returns:
             The logged entry.
         """
-        entry = LogEntry(self.clock.next(), sub_key, channel, message, publisher, meta)
+        entry = LogEntry(
+            self.clock.next(), sub_key, channel, message, publisher, meta, custom_message_type
+        )
         self._log_entry(entry)
         return self._appended([entry])[0]
 
