@@ -14,7 +14,6 @@ shutdown.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from . import __version__
+from ._argtypes import port, positive_seconds, seconds
 from ._console._model import DEFAULT_GRACE
 
 __all__ = ["build_parser", "main"]
@@ -59,39 +59,15 @@ unreachable origin, access denied, bad arguments).
 _SERVE_EPILOG = """\
 examples:
   rxpresence serve                              # http://127.0.0.1:8090
-  rxpresence serve --port 0 --presence-timeout 20 --announce-max 5
+  rxpresence serve --announce-max 5             # interval mode above 5 occupants
+
+Clients that declare a presence timeout (set_presence_timeout) get theirs; the
+default applies to the others (rxpresence watch among them) and stays above the
+hold timeout, or they would time out between two long polls.
 
 Point the SDK at it with config.origin = "127.0.0.1:8090"; config.ssl = False,
 or watch it with: rxpresence watch CHANNEL --origin 127.0.0.1:8090
 """
-
-
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text!r}")
-    return value
 
 
 _LONGEST_SECONDS = 86_400.0
@@ -101,7 +77,7 @@ and a grace timer far in the future overflows the scheduler's clock)."""
 
 def _seconds_up_to_a_day(text: str) -> float:
     """An argparse type: a number of seconds >= 0 and at most a day (``--grace``)."""
-    value = _seconds(text)
+    value = seconds(text)
     if value > _LONGEST_SECONDS:
         raise argparse.ArgumentTypeError(
             f"must be at most {_LONGEST_SECONDS:.0f} seconds (a day), got {text!r}"
@@ -111,7 +87,7 @@ def _seconds_up_to_a_day(text: str) -> float:
 
 def _positive_seconds_up_to_a_day(text: str) -> float:
     """An argparse type: more than 0 seconds and at most a day (the demo's ``--duration``)."""
-    _positive_seconds(text)
+    positive_seconds(text)
     return _seconds_up_to_a_day(text)
 
 
@@ -176,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_GRACE:g}; 0 turns it off)",
     )
     demo.add_argument(
-        "--port", type=_port, default=0, help="port of the local server (default: a free one)"
+        "--port", type=port, default=0, help="port of the local server (default: a free one)"
     )
     demo.add_argument(
         "--plain", action="store_true", help="plain lines even on a terminal (no live view)"
@@ -220,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "--duration",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="stop after this long (default: until Ctrl-C)",
@@ -245,10 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.set_defaults(output="auto")
 
-    from .server._cli import add_serve_arguments
+    from .server._cli import SERVE_USAGE, add_serve_arguments
 
     serve = commands.add_parser(
         "serve",
+        usage=SERVE_USAGE,
         help="run the local PubNub-compatible presence server",
         description="Run a local PubNub-compatible presence server until Ctrl-C.",
         epilog=_SERVE_EPILOG,

@@ -1,5 +1,5 @@
 """``python -m rxpresence.server``: run the local presence server (see ``docs/server.md``)."""
 
-from ._cli import main
+from . import main
 
 raise SystemExit(main())

@@ -8,8 +8,13 @@ endpoint handler and records the request. Handlers validate everything first and
 never leaves the book half-changed. A last-resort middleware turns anything unexpected
 into a JSON 400 and logs it: the server never answers 500.
 
-Subscribe long polls wait on a per-poll :class:`asyncio.Event` that the book's
-``on_append`` hook sets, so a poll wakes as soon as something is logged.
+Subscribe long polls wait on a per-poll :class:`asyncio.Event`. The book's
+``on_append`` hook sets the events of the polls the new entries are delivered to (found
+through :class:`~rxpresence.server._wakeups.WaitingPolls`), so a poll wakes as soon as
+something it listens to is logged, and only then.
+
+Every response carries PubNub's CORS and caching headers, and ``OPTIONS`` preflights are
+answered on every path, so a web page served from another origin can use the server.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from ._filter import MessageFilter
 from ._parsing import (
     ApiError,
     Query,
     decode_segment,
+    parse_custom_message_type,
+    parse_filter,
     parse_int,
     parse_json,
     parse_json_object,
@@ -40,11 +48,13 @@ from ._parsing import (
     parse_timetoken,
     reject_presence_names,
     split_names,
+    split_query_names,
     validate_name,
     validate_uuid,
 )
-from ._presence import JsonObject, PresenceBook, Subscription, is_wildcard
+from ._presence import JsonObject, LogEntry, PresenceBook, Subscription, is_wildcard
 from ._settings import ServerSettings
+from ._wakeups import WaitingPolls
 
 __all__ = ["API_KEY", "PresenceApi", "RecordedRequest", "create_app"]
 
@@ -55,6 +65,14 @@ _GROUPS = "channel-registry"
 _PUBLISH = "Publish"
 _HERE_NOW_MAX_LIMIT = 1000
 _CLIENT_CLOSED = 499  # nginx's convention for "the client went away first"
+# The headers PubNub's REST API answers with, so that a browser lets a page from any
+# origin read the answers, and nothing between caches a long poll.
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "OPTIONS, GET, POST",
+    "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
+    "Cache-Control": "no-cache",
+}
 
 Handler = Callable[[], Awaitable[web.Response]]
 
@@ -68,8 +86,8 @@ class RecordedRequest:
         path: Request path, percent-decoded leniently.
         query: Query parameters, decoded leniently.
         endpoint: ``time``, ``subscribe``, ``heartbeat``, ``leave``, ``here_now``,
-            ``where_now``, ``set_state``, ``get_state``, ``channel_group``, ``publish``
-            or ``unknown``.
+            ``where_now``, ``set_state``, ``get_state``, ``channel_group``, ``publish``,
+            ``preflight`` (a browser's CORS ``OPTIONS``) or ``unknown``.
         status: HTTP status answered (499 if the client went away first).
         uuid: The uuid parameter, if any.
         started: Unix time the request arrived.
@@ -86,7 +104,7 @@ class RecordedRequest:
     duration: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: an index key
 class _HeldPoll:
     event: asyncio.Event = field(default_factory=asyncio.Event)
     released: bool = False
@@ -133,7 +151,10 @@ class PresenceApi:
             request_log if request_log is not None else deque(maxlen=self.settings.request_log_size)
         )
         self._held: dict[tuple[str, str], list[_HeldPoll]] = {}
+        self._waiting: WaitingPolls[_HeldPoll] = WaitingPolls(self.book.matches)
         self._closing = False
+        self.poll_wakeups = 0
+        """Held polls woken so far because an entry they listen to was logged."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,7 +166,9 @@ class PresenceApi:
     def release_all(self) -> None:
         """Answer every held long poll now and stop holding new ones (on shutdown)."""
         self._closing = True
-        self._wake()
+        for polls in self._held.values():
+            for poll in polls:
+                poll.event.set()
 
     async def sweep_forever(self) -> None:
         """Sweep for timeouts and interval flushes a few times a second, until cancelled."""
@@ -161,10 +184,10 @@ class PresenceApi:
             poll.released = True
             poll.event.set()
 
-    def _wake(self) -> None:
-        for polls in self._held.values():
-            for poll in polls:
-                poll.event.set()
+    def _wake(self, entries: list[LogEntry]) -> None:
+        for poll in self._waiting.concerned(entries):
+            self.poll_wakeups += 1
+            poll.event.set()
 
     # -------------------------------------------------------------------- dispatch
 
@@ -235,6 +258,8 @@ class PresenceApi:
     def _route(self, request: web.Request, segs: list[str], q: Query) -> tuple[str, Handler]:
         method = request.method
         n = len(segs)
+        if method == "OPTIONS":
+            return "preflight", _preflight
         if segs == ["time", "0"]:
             return "time", self._only_get(method, self._time)
         if n == 5 and segs[:2] == ["v2", "subscribe"] and segs[4] == "0":
@@ -295,7 +320,7 @@ class PresenceApi:
 
     def _channels_and_groups(self, raw_channels: str, q: Query) -> tuple[list[str], list[str]]:
         channels = split_names(raw_channels, "channel", self.settings)
-        groups = split_names(q.raw("channel-group") or "", "channel group", self.settings)
+        groups = split_query_names(q.raw("channel-group") or "", "channel group", self.settings)
         total = len(channels) + len(groups)
         if total > self.settings.max_channels_per_request:
             raise ApiError(
@@ -332,6 +357,7 @@ class PresenceApi:
         uuid = validate_uuid(q.raw("uuid"), self.settings)
         tt = parse_timetoken(q.raw("tt"))
         timeout = parse_presence_timeout(q.raw("heartbeat"))
+        message_filter = parse_filter(q.text("filter-expr"))
         states = self._states(q, sub_key, channels, groups)
         book = self.book
         targets = book.presence_channels(sub_key, channels, groups)
@@ -342,7 +368,8 @@ class PresenceApi:
             book.touch(sub_key, uuid, targets, timeout=timeout, states=states)
             return _subscribe_body(cursor, [])
         book.touch(sub_key, uuid, targets, timeout=timeout, states=states)
-        return await self._hold(sub_key, uuid, Subscription(sub_key, channels, groups), tt)
+        accepts = None if message_filter is None else _accepts(message_filter)
+        return await self._hold(sub_key, uuid, Subscription(sub_key, channels, groups, accepts), tt)
 
     async def _hold(
         self, sub_key: str, uuid: str, subscription: Subscription, tt: int
@@ -351,6 +378,7 @@ class PresenceApi:
         poll = _HeldPoll()
         polls = self._held.setdefault(key, [])
         polls.append(poll)
+        self._waiting.add(poll, subscription)
         # A client that reconnects leaves its old poll behind; the oldest goes first,
         # answered with its own cursor so nothing is skipped if it is still listening.
         while len(polls) > self.settings.max_held_polls_per_client:
@@ -376,6 +404,7 @@ class PresenceApi:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(poll.event.wait(), remaining)
         finally:
+            self._waiting.remove(poll)
             current = self._held.get(key)
             if current is not None and poll in current:
                 current.remove(poll)
@@ -417,10 +446,9 @@ class PresenceApi:
         with_uuids = not q.flag("disable_uuids")
 
         def describe(channel: str) -> JsonObject:
-            occupants = self.book.occupants(sub_key, channel)
-            entry: JsonObject = {"occupancy": len(occupants)}
+            entry: JsonObject = {"occupancy": self.book.occupancy(sub_key, channel)}
             if with_uuids:
-                page = list(occupants.items())[offset : offset + limit]
+                page = self.book.occupant_page(sub_key, channel, offset, limit)
                 entry["uuids"] = [_here_now_uuid(u, s, with_state) for u, s in page]
             return entry
 
@@ -519,8 +547,8 @@ class PresenceApi:
                     raise ApiError(f"Not found: unknown channel group action {segs[6]!r}", 404)
                 self.book.delete_group(sub_key, group)
                 return _ok(_group_body())
-            add = split_names(q.raw("add") or "", "channel", self.settings)
-            remove = split_names(q.raw("remove") or "", "channel", self.settings)
+            add = split_query_names(q.raw("add") or "", "channel", self.settings)
+            remove = split_query_names(q.raw("remove") or "", "channel", self.settings)
             if q.raw("add") is None and q.raw("remove") is None:
                 payload = {"channels": self.book.group_channels(sub_key, group), "group": group}
                 return _ok(_group_body(payload))
@@ -559,7 +587,8 @@ class PresenceApi:
             message = parse_json(text, "message")
             raw_meta = q.text("meta")
             meta = None if not raw_meta else parse_json_object(raw_meta, "meta", self.settings)
-            entry = self.book.publish(sub_key, channel, message, uuid, meta)
+            message_type = parse_custom_message_type(q.text("custom_message_type"))
+            entry = self.book.publish(sub_key, channel, message, uuid, meta, message_type)
             return _ok([1, "Sent", str(entry.tt)])
         except ApiError as exc:
             exc.service = _PUBLISH
@@ -588,6 +617,27 @@ async def _read_body(request: web.Request, settings: ServerSettings) -> str:
         return body.decode()
     except UnicodeDecodeError:
         raise ApiError("Invalid message: the body is not UTF-8") from None
+
+
+async def _preflight() -> web.Response:
+    """A browser's CORS preflight: the headers added to every response say it all."""
+    return web.Response(status=200)
+
+
+async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Add PubNub's CORS and caching headers to a response about to be sent.
+
+    A preflight is allowed whatever request headers it asks for: the server reads none.
+    """
+    response.headers.update(_CORS_HEADERS)
+    asked = request.headers.get("Access-Control-Request-Headers")
+    if asked:
+        response.headers["Access-Control-Allow-Headers"] = asked
+
+
+def _accepts(message_filter: MessageFilter) -> Callable[[LogEntry], bool]:
+    """A subscription's test of published messages against its ``filter-expr``."""
+    return lambda entry: message_filter.matches(entry.meta, entry.payload)
 
 
 def _here_now_uuid(uuid: str, state: JsonObject | None, with_state: bool) -> Any:
@@ -684,4 +734,5 @@ def create_app(
 
     app.cleanup_ctx.append(sweeper)
     app.on_shutdown.append(release)
+    app.on_response_prepare.append(_add_cors_headers)
     return app

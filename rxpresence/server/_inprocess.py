@@ -26,18 +26,33 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 
 from ._http import API_KEY, PresenceApi, RecordedRequest, create_app
+from ._logs import http_logger
 from ._presence import JsonObject, PresenceBook
 from ._settings import ServerSettings
 
 if TYPE_CHECKING:
     from pubnub.pnconfiguration import PNConfiguration
 
-__all__ = ["LocalPresenceServer"]
+__all__ = ["LocalPresenceServer", "is_wildcard_host"]
 
 _T = TypeVar("_T")
 _START_TIMEOUT = 10.0
 _SHUTDOWN_TIMEOUT = 2.0
 _HOOK_TIMEOUT = 10.0
+# A client cannot connect to a wildcard address; this machine reaches it on loopback.
+_LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def is_wildcard_host(host: str) -> bool:
+    """Whether binding ``host`` listens on every interface (``0.0.0.0`` or ``::``).
+
+    Args:
+        host: The interface to bind.
+
+    Returns:
+        True for the wildcard addresses.
+    """
+    return host in _LOOPBACK_FOR_WILDCARD
 
 
 class LocalPresenceServer:
@@ -91,8 +106,13 @@ class LocalPresenceServer:
 
     @property
     def origin(self) -> str:
-        """``host:port`` without a scheme, as ``PNConfiguration.origin`` wants it."""
-        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        """``host:port`` without a scheme, as ``PNConfiguration.origin`` wants it.
+
+        Bound to every interface (``0.0.0.0`` or ``::``), the server is reached on this
+        machine through loopback: that is the host given here.
+        """
+        host = _LOOPBACK_FOR_WILDCARD.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host  # an IPv6 literal
         return f"{host}:{self._port}"
 
     @property
@@ -197,8 +217,13 @@ class LocalPresenceServer:
             config: The configuration to change in place.
 
         Returns:
-            The same configuration.
+            The same configuration; a configured copy if a client has already locked it
+            (a locked configuration ignores changes).
         """
+        if config.__dict__.get("_locked"):
+            # PubNub(config) locks a configuration whose locking is on; the SDK then
+            # warns about every change and ignores it. Its copy() is unlocked.
+            config = config.copy()
         config.origin = self.origin
         config.ssl = False
         config.daemon = True
@@ -210,6 +235,12 @@ class LocalPresenceServer:
 
     def pnconfig(self, user_id: str, **options: Any) -> PNConfiguration:
         """A new ``PNConfiguration`` for this server.
+
+        The configuration is in the SDK's recommended mode, ``disable_config_locking``
+        off: it can be changed until a client is made from it, which then locks it and
+        keeps a copy. That mode issues no "Mutable config will be deprecated" warning,
+        so a suite run with ``-W error::DeprecationWarning`` passes. Pass
+        ``disable_config_locking=True`` for the mutable mode.
 
         Args:
             user_id: The client's uuid.
@@ -230,6 +261,7 @@ class LocalPresenceServer:
         config.subscribe_key = options.pop("subscribe_key", self.subscribe_key)
         config.publish_key = options.pop("publish_key", self.publish_key)
         config.user_id = user_id
+        config.disable_config_locking = options.pop("disable_config_locking", False)
         timeout = options.pop("presence_timeout", None)
         if timeout is not None:
             config.set_presence_timeout(timeout)
@@ -254,6 +286,11 @@ class LocalPresenceServer:
     def held_polls(self) -> int:
         """Number of subscribe long polls being held right now."""
         return self._call(lambda: 0 if self._api is None else self._api.held_polls)
+
+    @property
+    def poll_wakeups(self) -> int:
+        """Held long polls woken since the last start by an entry they listen to."""
+        return self._call(lambda: 0 if self._api is None else self._api.poll_wakeups)
 
     def occupants(self, channel: str, sub_key: str | None = None) -> dict[str, JsonObject | None]:
         """Uuids present on a channel and their states.
@@ -423,6 +460,8 @@ class LocalPresenceServer:
             app,
             handle_signals=False,
             access_log=None,
+            # Bad requests cost one bounded, rate-limited line (see _logs).
+            logger=http_logger(),
             shutdown_timeout=_SHUTDOWN_TIMEOUT,
             # A client that drops a held long poll cancels its handler at once.
             handler_cancellation=True,
@@ -434,8 +473,10 @@ class LocalPresenceServer:
         await runner.setup()
         listener: socket.socket | None = None
         try:
-            listener = _listen(self.host, self._port)
-            await web.SockSite(runner, listener).start()
+            backlog = self.settings.listen_backlog
+            listener = _listen(self.host, self._port, backlog)
+            # asyncio calls listen() again with the site's backlog (aiohttp's default: 128).
+            await web.SockSite(runner, listener, backlog=backlog).start()
             self._port = int(listener.getsockname()[1])
             self._api = app[API_KEY]
             self._stop_event = asyncio.Event()
@@ -451,8 +492,12 @@ class LocalPresenceServer:
                 await _close_stragglers(aio_server)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (SO_REUSEADDR, so a restart can rebind)."""
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (SO_REUSEADDR, so a restart can rebind).
+
+    ``backlog`` is how many connections the kernel queues before they are accepted; the
+    kernel caps it (Linux: ``net.core.somaxconn``).
+    """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -461,7 +506,7 @@ def _listen(host: str, port: int) -> socket.socket:
         if os.name == "posix":
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
-        listener.listen(128)
+        listener.listen(backlog)
         listener.setblocking(False)
     except OSError:
         listener.close()

@@ -1,18 +1,24 @@
 """Request parsing and validation for the local presence server.
 
-The SDK builds URLs by hand, so they are parsed by hand too: channel lists in a path
-segment are split on ``,`` *before* percent-decoding (a ``,`` inside a name arrives as
-``%2C``), and the uuid arrives unencoded. Every problem raises :class:`ApiError`, which
-the HTTP layer turns into a PubNub-style JSON error; nothing here touches server state.
+The SDKs build URLs by hand, so they are parsed by hand too. Channel lists in a path
+segment are split on ``,`` *before* percent-decoding (each name is encoded on its own,
+so a ``,`` inside a name arrives as ``%2C``). Lists in the query string (``channel-group``,
+``add``, ``remove``) are decoded *first*: the JavaScript SDK encodes the joined list as
+one value, so its separators arrive as ``%2C``. The uuid arrives unencoded. Every
+problem raises :class:`ApiError`, which the HTTP layer turns into a PubNub-style JSON
+error; nothing here touches server state.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
+from ._filter import FilterSyntaxError, MessageFilter, compile_filter
 from ._presence import JsonObject, is_presence_name
 from ._settings import ServerSettings
 
@@ -20,6 +26,8 @@ __all__ = [
     "ApiError",
     "Query",
     "decode_segment",
+    "parse_custom_message_type",
+    "parse_filter",
     "parse_int",
     "parse_json",
     "parse_json_object",
@@ -28,12 +36,16 @@ __all__ = [
     "parse_timetoken",
     "reject_presence_names",
     "split_names",
+    "split_query_names",
     "validate_name",
     "validate_uuid",
 ]
 
 _MAX_TIMETOKEN_DIGITS = 20
 _MAX_PRESENCE_TIMEOUT = 86_400.0
+# The SDKs document a custom message type as 3-50 case-sensitive alphanumerics, with
+# "-" and "_" as the only other characters allowed.
+_CUSTOM_MESSAGE_TYPE = re.compile(r"[A-Za-z0-9_-]{3,50}")
 
 
 class ApiError(Exception):
@@ -137,12 +149,12 @@ def validate_uuid(raw: str | None, settings: ServerSettings, *, source: str = "q
 
 
 def split_names(raw: str, what: str, settings: ServerSettings) -> list[str]:
-    """Split a comma-joined list of names, then decode and check each one.
+    """Split a comma-joined list of names from a path segment, then decode each one.
 
     ``","`` alone (the SDK's empty list) gives ``[]``; duplicates are dropped.
 
     Args:
-        raw: The raw segment or query value.
+        raw: The raw path segment.
         what: ``"channel"`` or ``"channel group"``.
         settings: Server settings.
 
@@ -152,15 +164,40 @@ def split_names(raw: str, what: str, settings: ServerSettings) -> list[str]:
     Raises:
         ApiError: If a name is invalid or there are too many.
     """
-    names: dict[str, None] = {}
-    for part in raw.split(","):
-        if part:
-            names[validate_name(decode_segment(part, what), what, settings)] = None
-    if len(names) > settings.max_channels_per_request:
+    return _distinct_names((decode_segment(part, what) for part in raw.split(",")), what, settings)
+
+
+def split_query_names(raw: str, what: str, settings: ServerSettings) -> list[str]:
+    """Decode a comma-joined list of names from the query string, then split it.
+
+    The JavaScript SDK percent-encodes the whole list (``a%2Cb``), the Python SDK each
+    name (``a,b``): decoding first reads both the same way.
+
+    Args:
+        raw: The raw query value.
+        what: ``"channel"`` or ``"channel group"``.
+        settings: Server settings.
+
+    Returns:
+        The names, in order of first appearance.
+
+    Raises:
+        ApiError: If the value is not valid UTF-8, a name is invalid or there are too many.
+    """
+    return _distinct_names(decode_segment(raw, what).split(","), what, settings)
+
+
+def _distinct_names(names: Iterable[str], what: str, settings: ServerSettings) -> list[str]:
+    """Check decoded names, dropping empty ones and duplicates."""
+    distinct: dict[str, None] = {}
+    for name in names:
+        if name:
+            distinct[validate_name(name, what, settings)] = None
+    if len(distinct) > settings.max_channels_per_request:
         raise ApiError(
-            f"Too many {what}s: {len(names)}, the limit is {settings.max_channels_per_request}"
+            f"Too many {what}s: {len(distinct)}, the limit is {settings.max_channels_per_request}"
         )
-    return list(names)
+    return list(distinct)
 
 
 def parse_json_object(raw: str, what: str, settings: ServerSettings) -> JsonObject:
@@ -287,6 +324,47 @@ def parse_presence_timeout(raw: str | None) -> float | None:
             f"Invalid heartbeat {raw[:40]!r}: must be between 0 and {_MAX_PRESENCE_TIMEOUT:.0f}"
         )
     return None if value == 0 else value
+
+
+def parse_filter(raw: str | None) -> MessageFilter | None:
+    """Parse the ``filter-expr`` parameter of a subscribe.
+
+    Args:
+        raw: The decoded value, or None if absent.
+
+    Returns:
+        The compiled filter, or None when there is none (absent or empty).
+
+    Raises:
+        ApiError: If the expression cannot be parsed; the message names the problem.
+    """
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return compile_filter(raw)
+    except FilterSyntaxError as exc:
+        raise ApiError(f"Invalid filter-expr {raw[:80]!r}: {exc}") from None
+
+
+def parse_custom_message_type(raw: str | None) -> str | None:
+    """Parse the ``custom_message_type`` parameter of a publish.
+
+    Args:
+        raw: The decoded value, or None if absent.
+
+    Returns:
+        The type, or None when absent or empty.
+
+    Raises:
+        ApiError: If it is not 3-50 letters, digits, ``-`` or ``_``.
+    """
+    if raw is None or raw == "":
+        return None
+    if _CUSTOM_MESSAGE_TYPE.fullmatch(raw) is None:
+        raise ApiError(
+            f"Invalid custom_message_type {raw[:60]!r}: use 3 to 50 letters, digits, '-' or '_'"
+        )
+    return raw
 
 
 def parse_int(raw: str | None, what: str, default: int, low: int, high: int) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,7 +83,8 @@ class Occupant:
 
     Attributes:
         last_seen: Monotonic seconds of the last subscribe or heartbeat.
-        timeout: Presence timeout in seconds for this uuid.
+        timeout: Presence timeout in seconds for this uuid: the one it last declared,
+            else the default.
         state: The uuid's state on the channel, or None.
     """
 
@@ -103,6 +104,7 @@ class LogEntry:
         payload: The message, or the presence event's ``d`` object.
         publisher: Uuid of the publisher, for messages.
         meta: Publish metadata (``u`` on the wire), for messages.
+        custom_message_type: The publisher's label (``cmt`` on the wire), for messages.
     """
 
     tt: int
@@ -111,6 +113,7 @@ class LogEntry:
     payload: Any
     publisher: str | None = None
     meta: Any = None
+    custom_message_type: str | None = None
 
     @property
     def is_presence(self) -> bool:
@@ -135,10 +138,15 @@ class LogEntry:
             "b": subscription_match,
             "d": self.payload,
         }
+        # What both SDKs read from a published message besides the above: the publisher,
+        # the meta and the custom message type when set. No message type ``e``: both
+        # read its absence as a plain message, and the JavaScript SDK reads e=0 as a file.
         if self.publisher is not None:
             message["i"] = self.publisher
         if self.meta is not None:
             message["u"] = self.meta
+        if self.custom_message_type is not None:
+            message["cmt"] = self.custom_message_type
         return message
 
 
@@ -149,19 +157,29 @@ class Subscription:
         sub_key: The subscribe key.
         channels: Channel names from the path: plain, ``-pnpres``, ``a.*`` or ``a.*-pnpres``.
         groups: Channel group names from ``channel-group``: ``g`` or ``g-pnpres``.
+        message_filter: The subscriber's ``filter-expr``, compiled: published messages
+            it rejects are not delivered. Presence events always are.
     """
 
     __slots__ = (
         "_exact",
         "_groups",
+        "_message_filter",
         "_prefixes",
         "_presence_groups",
         "_presence_prefixes",
         "sub_key",
     )
 
-    def __init__(self, sub_key: str, channels: Iterable[str], groups: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        sub_key: str,
+        channels: Iterable[str],
+        groups: Iterable[str] = (),
+        message_filter: Callable[[LogEntry], bool] | None = None,
+    ) -> None:
         self.sub_key = sub_key
+        self._message_filter = message_filter
         self._exact: dict[str, str] = {}
         self._prefixes: list[tuple[str, str]] = []
         self._presence_prefixes: list[tuple[str, str]] = []
@@ -188,6 +206,18 @@ class Subscription:
             else:
                 self._groups.append(group)
 
+    @property
+    def exact_names(self) -> Collection[str]:
+        """The channel names matched as they are (``room``, ``room-pnpres``)."""
+        return self._exact.keys()
+
+    @property
+    def has_patterns(self) -> bool:
+        """Whether it also listens to wildcards or channel groups."""
+        return bool(
+            self._prefixes or self._presence_prefixes or self._groups or self._presence_groups
+        )
+
     def match(self, entry: LogEntry, members: Callable[[str], Collection[str]]) -> str | None:
         """Decide whether ``entry`` reaches this subscription.
 
@@ -202,9 +232,9 @@ class Subscription:
             return None
         channel = entry.channel
         exact = self._exact.get(channel)
-        if exact is not None:
-            return exact
         if entry.is_presence:
+            if exact is not None:
+                return exact
             base = channel[:-_SUFFIX_LEN]
             for prefix, name in self._presence_prefixes:
                 if len(base) > len(prefix) and base.startswith(prefix):
@@ -213,6 +243,13 @@ class Subscription:
                 if base in members(group):
                     return name
             return None
+        match = exact if exact is not None else self._data_match(channel, members)
+        if match is None or self._message_filter is None or self._message_filter(entry):
+            return match
+        return None
+
+    def _data_match(self, channel: str, members: Callable[[str], Collection[str]]) -> str | None:
+        """The pattern or group through which a published message's channel reaches us."""
         for prefix, name in self._prefixes:
             if len(channel) > len(prefix) and channel.startswith(prefix):
                 return name
@@ -240,10 +277,29 @@ class _Interval:
 
 @dataclass(slots=True)
 class _Room:
-    """One (subscribe key, channel): its occupants and interval-mode status."""
+    """One (subscribe key, channel): its occupants and interval-mode status.
+
+    ``sorted_uuids`` holds the occupants' uuids in order, changed together with
+    ``occupants`` (through :meth:`admit` and :meth:`discharge` only), so a here-now page
+    is a slice of it instead of a sort of every occupant. Keeping it costs a binary
+    search and a list insertion or deletion per join or departure.
+    """
 
     occupants: dict[str, Occupant] = field(default_factory=dict)
     interval: _Interval | None = None
+    sorted_uuids: list[str] = field(default_factory=list)
+
+    def admit(self, uuid: str, occupant: Occupant) -> None:
+        """Add an occupant that is not present yet."""
+        self.occupants[uuid] = occupant
+        insort(self.sorted_uuids, uuid)
+
+    def discharge(self, uuid: str) -> Occupant | None:
+        """Remove an occupant; returns it, or None if it was not present."""
+        occupant = self.occupants.pop(uuid, None)
+        if occupant is not None:
+            del self.sorted_uuids[bisect_left(self.sorted_uuids, uuid)]
+        return occupant
 
 
 class PresenceBook:
@@ -254,7 +310,7 @@ class PresenceBook:
         clock: Timetoken clock; a new one on ``wall`` by default.
         monotonic: Monotonic seconds, used for liveness and interval periods.
         wall: Unix seconds, used for event ``timestamp`` fields.
-        on_append: Called (with no arguments) after entries were appended to the log.
+        on_append: Called with the entries just appended to the log.
     """
 
     def __init__(
@@ -264,7 +320,7 @@ class PresenceBook:
         clock: TimetokenClock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
-        on_append: Callable[[], None] | None = None,
+        on_append: Callable[[list[LogEntry]], None] | None = None,
     ) -> None:
         self.settings = settings or ServerSettings()
         self.clock = clock or TimetokenClock(wall)
@@ -321,7 +377,8 @@ class PresenceBook:
             sub_key: The subscribe key.
             uuid: The client's uuid.
             channels: Presence channels (already resolved, see :meth:`presence_channels`).
-            timeout: The ``heartbeat`` parameter; None means the default presence timeout.
+            timeout: The ``heartbeat`` parameter. None keeps the timeout a present uuid
+                last declared (a new occupant gets the default presence timeout).
             states: State by channel sent along; changes it where it differs.
 
         Returns:
@@ -337,11 +394,15 @@ class PresenceBook:
             if occupant is None:
                 pending = self._pending.pop((sub_key, channel, uuid), None)
                 state = _normalise(new_state if new_state is not None else pending)
-                room.occupants[uuid] = Occupant(now, ttl, state)
+                room.admit(uuid, Occupant(now, ttl, state))
                 logged += self._announce(sub_key, channel, room, "join", uuid, state)
             else:
                 occupant.last_seen = now
-                occupant.timeout = ttl
+                # A request that declares nothing keeps the declared timeout: the
+                # JavaScript SDK's event engine declares it only on /heartbeat, and its
+                # subscribe polls would otherwise stretch it back to the default.
+                if timeout is not None:
+                    occupant.timeout = timeout
                 if new_state is not None:
                     logged += self._change_state(sub_key, channel, room, uuid, new_state)
         return self._appended(logged)
@@ -361,7 +422,7 @@ class PresenceBook:
         for channel in channels:
             self._pending.pop((sub_key, channel, uuid), None)
             room = self._rooms.get((sub_key, channel))
-            if room is not None and room.occupants.pop(uuid, None) is not None:
+            if room is not None and room.discharge(uuid) is not None:
                 logged += self._announce(sub_key, channel, room, "leave", uuid)
                 self._forget_if_empty(sub_key, channel, room)
         return self._appended(logged)
@@ -378,7 +439,7 @@ class PresenceBook:
             The timeout event logged, or nothing if the uuid was not present.
         """
         room = self._rooms.get((sub_key, channel))
-        if room is None or room.occupants.pop(uuid, None) is None:
+        if room is None or room.discharge(uuid) is None:
             return []
         logged = self._announce(sub_key, channel, room, "timeout", uuid)
         self._forget_if_empty(sub_key, channel, room)
@@ -432,7 +493,7 @@ class PresenceBook:
                 if now - occupant.last_seen > occupant.timeout
             ]
             for uuid in expired:
-                del room.occupants[uuid]
+                room.discharge(uuid)
                 logged += self._announce(sub_key, channel, room, "timeout", uuid)
             if room.interval is not None and now >= room.interval.next_flush:
                 logged.append(self._flush(sub_key, channel, room, now))
@@ -442,7 +503,13 @@ class PresenceBook:
     # ------------------------------------------------------------------ other entries
 
     def publish(
-        self, sub_key: str, channel: str, message: Any, publisher: str, meta: Any = None
+        self,
+        sub_key: str,
+        channel: str,
+        message: Any,
+        publisher: str,
+        meta: Any = None,
+        custom_message_type: str | None = None,
     ) -> LogEntry:
         """Log a published message.
 
@@ -452,11 +519,14 @@ class PresenceBook:
             message: The message (any JSON value).
             publisher: Uuid of the publisher.
             meta: Optional publish metadata.
+            custom_message_type: Optional label of the message (``cmt`` on the wire).
 
         Returns:
             The logged entry.
         """
-        entry = LogEntry(self.clock.next(), sub_key, channel, message, publisher, meta)
+        entry = LogEntry(
+            self.clock.next(), sub_key, channel, message, publisher, meta, custom_message_type
+        )
         self._log_entry(entry)
         return self._appended([entry])[0]
 
@@ -568,10 +638,31 @@ class PresenceBook:
         Returns:
             A new dict uuid -> state (None where no state is set).
         """
+        return dict(self.occupant_page(sub_key, channel, 0, None))
+
+    def occupant_page(
+        self, sub_key: str, channel: str, offset: int, limit: int | None
+    ) -> list[tuple[str, JsonObject | None]]:
+        """One page of a channel's occupants in uuid order, as here-now pages them.
+
+        The occupants are kept sorted, so a page costs its own length, not a sort of
+        the whole channel.
+
+        Args:
+            sub_key: The subscribe key.
+            channel: The channel.
+            offset: How many occupants to skip.
+            limit: Most occupants returned; None for all from ``offset`` on.
+
+        Returns:
+            (uuid, copy of its state or None) pairs.
+        """
         room = self._rooms.get((sub_key, channel))
         if room is None:
-            return {}
-        return {uuid: _copy(room.occupants[uuid].state) for uuid in sorted(room.occupants)}
+            return []
+        end = None if limit is None else offset + limit
+        occupants = room.occupants
+        return [(uuid, _copy(occupants[uuid].state)) for uuid in room.sorted_uuids[offset:end]]
 
     def occupancy(self, sub_key: str, channel: str) -> int:
         """Number of uuids present on a channel.
@@ -723,6 +814,18 @@ class PresenceBook:
                     break
         return matches, last
 
+    def matches(self, subscription: Subscription, entry: LogEntry) -> str | None:
+        """Whether ``entry`` reaches ``subscription``, with the groups' members as of now.
+
+        Args:
+            subscription: The subscriber.
+            entry: A log entry.
+
+        Returns:
+            The ``b`` field (the channel, pattern or group that matched), or None.
+        """
+        return subscription.match(entry, self._member_lookup(subscription.sub_key))
+
     # ----------------------------------------------------------------------- internals
 
     def _member_lookup(self, sub_key: str) -> Callable[[str], Collection[str]]:
@@ -834,7 +937,7 @@ class PresenceBook:
 
     def _appended(self, entries: list[LogEntry]) -> list[LogEntry]:
         if entries and self.on_append is not None:
-            self.on_append()
+            self.on_append(entries)
         return entries
 
     def _forget_if_empty(self, sub_key: str, channel: str, room: _Room) -> None:

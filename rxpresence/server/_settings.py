@@ -45,6 +45,11 @@ class ServerSettings:
         log_size: How many published messages and presence events are kept for
             subscribers to catch up on.
         request_log_size: How many requests the in-process server remembers.
+        listen_backlog: Connections the kernel queues before the server accepts them.
+            A burst of clients larger than the queue has some connections dropped (the
+            client retries its SYN after a second or more). Linux silently caps the
+            value at ``/proc/sys/net/core/somaxconn`` (4096 on recent kernels, 128
+            on older ones).
     """
 
     hold_timeout: float = 280.0
@@ -64,6 +69,7 @@ class ServerSettings:
     sweep_interval: float = 0.25
     log_size: int = 50_000
     request_log_size: int = 2_000
+    listen_backlog: int = 2048
 
     def __post_init__(self) -> None:
         positive = (
@@ -81,6 +87,7 @@ class ServerSettings:
             "sweep_interval",
             "log_size",
             "request_log_size",
+            "listen_backlog",
         )
         for name in positive:
             value = getattr(self, name)

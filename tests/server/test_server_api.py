@@ -117,7 +117,10 @@ def test_public_names() -> None:
         "PresenceBook",
         "RecordedRequest",
         "ServerSettings",
+        "add_serve_arguments",
         "create_app",
+        "main",
+        "run_serve",
     }
     for name in server_pkg.__all__:
         assert getattr(server_pkg, name) is not None

@@ -149,6 +149,29 @@ def test_heartbeat_parameter_sets_the_timeout(book: PresenceBook, clock: FakeTim
     assert actions(book.sweep()) == [("timeout", "alice")]
 
 
+def test_a_touch_without_heartbeat_keeps_the_declared_timeout(
+    book: PresenceBook, clock: FakeTime
+) -> None:
+    # The JavaScript SDK declares its timeout on /heartbeat only; its subscribe polls
+    # carry no heartbeat parameter and must not stretch it back to the default.
+    book.touch(SUB, "alice", ["room"])  # the handshake may arrive first
+    book.touch(SUB, "alice", ["room"], timeout=10)
+    clock.advance(5)
+    book.touch(SUB, "alice", ["room"])
+    clock.advance(10.1)
+    assert actions(book.sweep()) == [("timeout", "alice")]
+
+
+def test_a_new_declaration_replaces_the_old_one(book: PresenceBook, clock: FakeTime) -> None:
+    book.touch(SUB, "alice", ["room"], timeout=10)
+    book.touch(SUB, "alice", ["room"], timeout=60)
+    clock.advance(30)
+    assert book.sweep() == []
+    book.touch(SUB, "alice", ["room"])
+    clock.advance(60.1)
+    assert actions(book.sweep()) == [("timeout", "alice")]
+
+
 def test_touch_renews_liveness(book: PresenceBook, clock: FakeTime) -> None:
     book.touch(SUB, "alice", ["room"], timeout=10)
     for _ in range(5):
@@ -460,6 +483,44 @@ def test_to_message_wire_shape(book: PresenceBook) -> None:
     assert wire["u"] == {"m": 1}
 
 
+def test_published_messages_carry_what_the_sdks_read(book: PresenceBook) -> None:
+    plain = book.publish(SUB, "room1", "hi", "alice").to_message("room1")
+    assert "cmt" not in plain
+    assert "u" not in plain
+    typed = book.publish(SUB, "room1", "hi", "alice", {"m": 1}, "chat-msg").to_message("g")
+    assert (typed["i"], typed["u"], typed["cmt"], typed["b"]) == (
+        "alice",
+        {"m": 1},
+        "chat-msg",
+        "g",
+    )
+    # No message type: the JavaScript SDK reads e=0 as a file event, a missing e as a message.
+    assert "e" not in typed
+
+
+def test_message_filter_drops_messages_but_never_presence(book: PresenceBook) -> None:
+    def english(entry: LogEntry) -> bool:
+        return isinstance(entry.meta, dict) and entry.meta.get("lang") == "en"
+
+    book.add_to_group(SUB, "g", ["room2"])
+    subscription = Subscription(SUB, ["room1", "room1-pnpres", "r.*"], ["g"], english)
+    book.touch(SUB, "bob", ["room1"])
+    book.publish(SUB, "room1", 1, "p", {"lang": "en"})
+    book.publish(SUB, "room1", 2, "p", {"lang": "fr"})
+    book.publish(SUB, "room1", 3, "p")
+    book.publish(SUB, "room2", 4, "p", {"lang": "en"})  # through the group
+    book.publish(SUB, "room2", 5, "p", {"lang": "fr"})
+    book.publish(SUB, "r.x", 6, "p", {"lang": "en"})  # through the pattern
+    book.publish(SUB, "r.x", 7, "p")
+    found, _ = book.scan(subscription, 0, 100)
+    assert [e.payload if not e.is_presence else e.payload["action"] for e, _ in found] == [
+        "join",
+        1,
+        4,
+        6,
+    ]
+
+
 def test_handshake_cursor_precedes_own_recent_events(book: PresenceBook, clock: FakeTime) -> None:
     [join] = book.touch(SUB, "alice", ["room"])  # a heartbeat that beat the handshake
     book.touch(SUB, "bob", ["room"])
@@ -497,13 +558,13 @@ def test_event_counters(book: PresenceBook) -> None:
 
 
 def test_on_append_called_after_logging(clock: FakeTime) -> None:
-    calls: list[int] = []
+    calls: list[list[str]] = []
     book = make_book(clock)
-    book.on_append = lambda: calls.append(1)
-    book.touch(SUB, "a", ["room"])
+    book.on_append = lambda entries: calls.append([e.channel for e in entries])
+    book.touch(SUB, "a", ["room", "hall"])
     book.touch(SUB, "a", ["room"])  # nothing logged
     book.publish(SUB, "room", 1, "a")
-    assert len(calls) == 2
+    assert calls == [["room-pnpres", "hall-pnpres"], ["room"]]
 
 
 # ----------------------------------------------------------------------- properties
@@ -553,3 +614,4 @@ def test_events_replay_to_the_roster(ops: list[tuple[str, str, str, int]]) -> No
                 roster[uuid] = event["data"] or None
             assert event["occupancy"] == len(roster)
         assert roster == book.occupants(SUB, channel)
+        assert list(book.occupants(SUB, channel)) == sorted(roster)  # kept in uuid order

@@ -231,3 +231,27 @@ def test_messages_flow_through_subscribe(server: LocalPresenceServer) -> None:
         assert seen.messages[0].publisher == "writer"
 
     run(server, body)
+
+
+def test_what_the_asyncio_client_sends(server: LocalPresenceServer) -> None:
+    # The requests docs/fidelity.md lists for the asyncio client, as they reach the server.
+    async def body(clients: AsyncClients) -> None:
+        alice = clients("alice", enable_presence_heartbeat=True, presence_timeout=30)
+        alice.subscribe().channels(["room"]).with_presence().execute()
+        await until(lambda: "alice" in server.occupants("room"))
+        await until(lambda: any(r.endpoint == "heartbeat" for r in server.requests))
+        await alice.here_now().channels(["room"]).future()
+        alice.unsubscribe().channels(["room"]).execute()
+        await until(lambda: "alice" not in server.occupants("room"))
+
+    run(server, body)
+
+    def sent(endpoint: str) -> list[Any]:
+        return [r for r in server.requests if r.uuid == "alice" and r.endpoint == endpoint]
+
+    polls = sent("subscribe")
+    assert polls[0].query["tt"] == "0"
+    assert all(r.query.get("heartbeat") == "30" and r.query.get("ee") == "1" for r in polls)
+    assert {r.query.get("heartbeat") for r in sent("heartbeat")} == {"30"}
+    assert [r.path.rsplit("/", 2)[-2] for r in sent("leave")] == ["room"]
+    assert [r.query.get("limit") for r in sent("here_now")] == ["1000"]

@@ -226,3 +226,25 @@ def _linear() -> Any:
     from pubnub.enums import PNReconnectionPolicy
 
     return PNReconnectionPolicy.LINEAR
+
+
+def test_what_the_threaded_client_sends(
+    server: LocalPresenceServer, clients: Clients, wait_for: WaitFor
+) -> None:
+    # The requests docs/fidelity.md lists for the threaded client, as they reach the server.
+    alice = clients("alice", presence_timeout=30, enable_presence_heartbeat=True)
+    seen = watch(alice, ["room"], wait_for)
+    wait_for(lambda: seen.seen("join", "alice"))
+    alice.here_now().channels(["room"]).sync()
+    alice.unsubscribe().channels(["room"]).execute()
+    wait_for(lambda: "alice" not in server.occupants("room"))
+
+    def sent(endpoint: str) -> list[Any]:
+        return [r for r in server.requests if r.uuid == "alice" and r.endpoint == endpoint]
+
+    polls = sent("subscribe")
+    assert polls[0].query["tt"] == "0"
+    assert all(r.query.get("heartbeat") == "30" and "ee" not in r.query for r in polls)
+    assert {r.query.get("heartbeat") for r in sent("heartbeat")} == {"30"}
+    assert [r.path.rsplit("/", 2)[-2] for r in sent("leave")] == ["room,room-pnpres"]
+    assert [r.query.get("limit") for r in sent("here_now")] == ["1000"]

@@ -528,6 +528,7 @@ def test_bad_requests_leave_state_untouched(
         "/v2/presence/sub-key/demo/channel/room,x%01/leave?uuid=alice",
         "/v2/subscribe/demo/room,other/0?tt=zz&uuid=alice",
         "/v2/subscribe/demo/room,other/0?tt=0&uuid=bob&heartbeat=x",
+        "/v2/subscribe/demo/room,other/0?tt=0&uuid=bob&filter-expr=a%20%3D%201",
     ]
     for target in bad:
         assert raw_http.get(target).status == 400
@@ -570,6 +571,8 @@ _segment = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF)
                 "remove",
                 "meta",
                 "disable_uuids",
+                "filter-expr",
+                "custom_message_type",
             ]
         ),
         _segment.map(lambda s: quote(s, safe="")),
