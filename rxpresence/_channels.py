@@ -140,20 +140,26 @@ class ChannelRegistry:
         with self.lock:
             if self._closed:
                 return
-            channel = self._channels.get(event.channel) or self._open(event.channel)
+            channel = self._channels.get(event.channel)
+            if channel is None:
+                channel = self._open(event.channel)
             old = channel.roster
             new = old.apply(event)
             if new is not old:
-                self._publish(channel, new)
-            if self._events.has_observers:
+                self._publish(channel, old, new)
+            if self._events.observers:
                 self._events.on_next(event)
             if channel.graced is not None:
                 self._fold_graced(channel, event)
-            watch = self._watch
-            if watch is not None and (
-                self._watch_every_event or event.action is _INTERVAL or new.occupancy != len(new)
-            ):
-                watch(channel.name, new, event)
+            if self._watch is not None:
+                self._after_fold(channel.name, new, event)
+
+    def _after_fold(self, name: str, new: Roster, event: PresenceEvent) -> None:
+        watch = self._watch
+        if watch is not None and (
+            self._watch_every_event or event.action is _INTERVAL or new.occupancy != len(new)
+        ):
+            watch(name, new, event)
 
     def _fold_graced(self, channel: ChannelState, event: PresenceEvent) -> None:
         for graced in channel.graced.values():  # type: ignore[union-attr]
@@ -162,8 +168,7 @@ class ChannelRegistry:
             except Exception as exc:  # no timer: the departure went out, and is reported
                 self._report("timer", exc, event)
 
-    def _publish(self, channel: ChannelState, new: Roster) -> None:
-        old = channel.roster
+    def _publish(self, channel: ChannelState, old: Roster, new: Roster) -> None:
         channel.roster = new
         if channel.roster_out is not None:
             channel.roster_out.on_next(new)
@@ -171,11 +176,15 @@ class ChannelRegistry:
             channel.occupancy_out.on_next(new.occupancy)
         if self._all is not None:
             self._all.on_next(self._all.value.set(channel.name, new))
+        if self._where:
+            self._move(channel.name, old, new)
+
+    def _move(self, name: str, old: Roster, new: Roster) -> None:
+        """Update the ``where_is`` streams of the uuids that came or went."""
         for uuid, where in self._where.items():
             present = uuid in new
             if present != (uuid in old):
-                names = where.value | {channel.name} if present else where.value - {channel.name}
-                where.on_next(names)
+                where.on_next(where.value | {name} if present else where.value - {name})
 
     def watch(self, watch: FoldWatch | None, *, every_event: bool = False) -> None:
         """Call ``watch`` after folds: after every event with ``every_event``, else only
@@ -331,9 +340,9 @@ class ChannelRegistry:
         )
         if not clears_stale:
             new = new.with_stale(old.stale_since)
-        self._publish(channel, new)
+        self._publish(channel, old, new)
         graced = list(channel.graced.values()) if channel.graced else []
-        observed = self._events.has_observers
+        observed = bool(self._events.observers)
         if graced or observed:
             for event in events:
                 if observed:
@@ -357,7 +366,7 @@ class ChannelRegistry:
         if clears_stale:
             new = new.with_stale(None)
         if new is not old:
-            self._publish(channel, new)
+            self._publish(channel, old, new)
         if clears_stale and channel.graced:
             for one in channel.graced.values():
                 fresh = one.roster.with_stale(None)
@@ -367,8 +376,9 @@ class ChannelRegistry:
     def mark_stale(self, name: str, since: float) -> None:
         """Mark ``name``'s rosters stale since ``since`` (Unix seconds) if they are not."""
         channel = self.channel(name)
-        if channel.roster.stale_since is None:
-            self._publish(channel, channel.roster.with_stale(since))
+        old = channel.roster
+        if old.stale_since is None:
+            self._publish(channel, old, old.with_stale(since))
         for one in (channel.graced or {}).values():
             if one.roster.stale_since is None:
                 one.publish(one.roster.with_stale(since))

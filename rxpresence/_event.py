@@ -316,11 +316,8 @@ def read_sdk(result: Any) -> PresenceEvent:
         PresenceEventError: The result is malformed (wrong types, unknown action, or not
             a presence result at all).
     """
-    kind = getattr(result, "event", None)
-    action = _ACTIONS.get(kind) if type(kind) is str else None
-    if action is None:
-        raise _fail("action", f"one of {sorted(_ACTIONS)}", kind)
     try:
+        action = _ACTIONS[result.event]
         channel = result.channel
         uuid = result.uuid
         occupancy = result.occupancy
@@ -328,12 +325,13 @@ def read_sdk(result: Any) -> PresenceEvent:
         timetoken = result.timetoken
         state = result.state
         subscription = result.subscription
-        arrays = (result.join, result.leave, result.timeout)
-    except AttributeError as exc:
-        raise PresenceEventError(f"not a PubNub presence event: {exc}") from None
+    except (KeyError, TypeError, AttributeError):
+        return _read_unusual(result)
     # The common well-formed join, leave or timeout: the constructor's checks and the
-    # limits (see _limits.py) as a few cheap comparisons. A non-ASCII uuid or channel,
-    # a state (walked for its limits) and interval arrays take the constructor.
+    # limits (see _limits.py) as a few cheap comparisons. PubNub sends uuid arrays only
+    # on interval events (the SDK sets them to None on the others), so they are not read
+    # here. A state (walked for its limits), a non-ASCII uuid or channel, and interval
+    # events take the constructor.
     if (
         state is None
         and action is not Action.INTERVAL
@@ -349,7 +347,6 @@ def read_sdk(result: Any) -> PresenceEvent:
         and 0 <= timestamp < MAX_COUNT
         and type(timetoken) is int
         and 0 <= timetoken < MAX_COUNT
-        and arrays == (None, None, None)
         and (
             subscription is None
             or (
@@ -368,6 +365,26 @@ def read_sdk(result: Any) -> PresenceEvent:
                 _EMPTY, _EMPTY, _EMPTY, False, _LIVE,
             ),
         )  # fmt: skip
+    return _read_unusual(result)
+
+
+def _read_unusual(result: Any) -> PresenceEvent:
+    """:func:`read_sdk` for everything but a plain join, leave or timeout."""
+    kind = getattr(result, "event", None)
+    action = _ACTIONS.get(kind) if type(kind) is str else None
+    if action is None:
+        raise _fail("action", f"one of {sorted(_ACTIONS)}", kind)
+    try:
+        channel = result.channel
+        uuid = result.uuid
+        occupancy = result.occupancy
+        timestamp = result.timestamp
+        timetoken = result.timetoken
+        state = result.state
+        subscription = result.subscription
+        arrays = (result.join, result.leave, result.timeout)
+    except AttributeError as exc:
+        raise PresenceEventError(f"not a PubNub presence event: {exc}") from None
     return PresenceEvent(
         action,
         channel,

@@ -38,18 +38,20 @@ class Fanout(Generic[_T]):
         report: Called with ``("subscriber", exception, value)`` when an observer raises.
     """
 
-    __slots__ = ("_done", "_lock", "_observers", "_report")
+    __slots__ = ("_done", "_lock", "_report", "observers")
 
     def __init__(self, lock: threading.RLock, report: Report) -> None:
         self._lock = lock
         self._report = report
-        self._observers: tuple[abc.ObserverBase[_T], ...] = ()
+        #: The observers, in subscription order (replaced, never changed in place; read
+        #: once per event to skip work nobody would see).
+        self.observers: tuple[abc.ObserverBase[_T], ...] = ()
         self._done = False
 
     @property
     def has_observers(self) -> bool:
-        """Whether anyone is subscribed (cheap: checked once per event)."""
-        return bool(self._observers)
+        """Whether anyone is subscribed."""
+        return bool(self.observers)
 
     def view(self) -> Observable[_T]:
         """An ``Observable`` subscribing to this stream."""
@@ -66,11 +68,11 @@ class Fanout(Generic[_T]):
                 observer.on_completed()
                 return Disposable()
             self._on_subscribe(observer)
-            self._observers = (*self._observers, observer)
+            self.observers = (*self.observers, observer)
 
         def remove() -> None:
             with self._lock:
-                self._observers = tuple(o for o in self._observers if o is not observer)
+                self.observers = tuple(o for o in self.observers if o is not observer)
 
         return Disposable(remove)
 
@@ -79,7 +81,7 @@ class Fanout(Generic[_T]):
 
     def on_next(self, value: _T) -> None:
         """Deliver ``value`` to every observer; call with the lock held."""
-        for observer in self._observers:
+        for observer in self.observers:
             try:
                 observer.on_next(value)
             except Exception as exc:  # isolate observers from each other
@@ -88,7 +90,7 @@ class Fanout(Generic[_T]):
     def on_completed(self) -> None:
         """Complete every observer and refuse new ones (they complete at once)."""
         with self._lock:
-            observers, self._observers, self._done = self._observers, (), True
+            observers, self.observers, self._done = self.observers, (), True
         for observer in observers:
             try:
                 observer.on_completed()
@@ -114,8 +116,4 @@ class Latest(Fanout[_T], Generic[_T]):
     def on_next(self, value: _T) -> None:
         """Remember ``value`` and deliver it; call with the lock held."""
         self.value = value
-        for observer in self._observers:
-            try:
-                observer.on_next(value)
-            except Exception as exc:  # isolate observers from each other
-                self._report("subscriber", exc, value)
+        Fanout.on_next(self, value)

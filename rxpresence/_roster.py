@@ -18,7 +18,7 @@ entry is an int ``timetoken << 32 | joined_at`` for a member without state, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias, overload
 
 import immutables
@@ -244,7 +244,7 @@ class Roster:
 
     # Fields that change on almost every event get their own slot; the rest share one
     # tuple, so a new snapshot costs five slot stores.
-    __slots__ = ("_count", "_entries", "_meta", "_occupancy", "_timetoken")
+    __slots__ = ("_base", "_count", "_entries", "_meta", "_occupancy", "_timetoken", "_touched")
 
     _entries: immutables.Map[str, _Entry]
     _count: int
@@ -272,6 +272,8 @@ class Roster:
         if occupancy is not None and (type(occupancy) is not int or occupancy < 0):
             raise ValueError(f"occupancy must be an int >= 0, got {occupancy!r}")
         self._entries = immutables.Map(built)
+        self._base: immutables.Map[str, _Entry] | None = None  # see changed_since
+        self._touched: str | tuple[str, ...] | None = None
         self._count = len(built)
         self._occupancy = len(built) if occupancy is None else occupancy
         self._timetoken = timetoken
@@ -377,12 +379,18 @@ class Roster:
         count: int,
         occupancy: int,
         timetoken: int,
+        touched: str | tuple[str, ...] | None = None,
     ) -> Roster:
+        """A successor with these fields; ``touched``: the uuids whose entries the step
+        wrote (None when unknown), for :meth:`changed_since`."""
         new = _new_roster(Roster)
         new._meta = self._meta
+        new._base = self._entries
+        new._touched = touched
         # Two generations keep tombstones bounded without scanning for old ones.
         if len(entries) > count + _TOMBSTONE_MIN and len(entries) > 2 * count:
             entries = new._rotate(entries)
+            new._touched = None  # the rotation moved every departure
         new._entries = entries
         new._count = count
         new._occupancy = occupancy
@@ -472,7 +480,10 @@ class Roster:
             if joined == -1:
                 joined = event.timestamp
                 count += 1
-            value = _pack(uuid, state, joined, tt)
+            if state is None and 0 <= joined <= _LOW:
+                value = (tt << 32) | joined  # _pack, inline: once per join
+            else:
+                value = _pack(uuid, state, joined, tt)
         elif joined == -1:
             if tt == last:  # this departure is already known
                 return self._only_occupancy(occupancy, timetoken)
@@ -481,9 +492,11 @@ class Roster:
             count -= 1
             value = ~tt
         if not arrives:  # a tombstone: _with keeps them bounded
-            return self._with(entries.set(uuid, value), count, occupancy, timetoken)
+            return self._with(entries.set(uuid, value), count, occupancy, timetoken, uuid)
         new = _new_roster(Roster)
         new._meta = self._meta
+        new._base = entries
+        new._touched = uuid
         new._entries = entries.set(uuid, value)
         new._count = count
         new._occupancy = occupancy
@@ -495,6 +508,8 @@ class Roster:
             return self
         new = _new_roster(Roster)
         new._entries = self._entries
+        new._base = self._entries
+        new._touched = ()
         new._count = self._count
         new._occupancy = occupancy
         new._timetoken = timetoken
@@ -531,7 +546,8 @@ class Roster:
             new_entries = entries.finish()
         if not changed:
             return self._only_occupancy(occupancy, timetoken)
-        return self._with(new_entries, count, occupancy, timetoken)
+        touched = (*event.join, *event.leave, *event.timeout)
+        return self._with(new_entries, count, occupancy, timetoken, touched)
 
     # -- snapshots ------------------------------------------------------------------
 
@@ -557,6 +573,25 @@ class Roster:
             if (member := _decode(uuid, entry)) is not None and uuid not in newer
         ]
         return RosterDiff(tuple(joined), tuple(left), tuple(updated))
+
+    def changed_since(self, older: Roster) -> Collection[str]:
+        """The uuids whose entries may differ between ``older`` and this snapshot.
+
+        Present or not, state, timetoken: a uuid not listed is the same in both. When
+        this snapshot was made from ``older`` by one step (one event, one snapshot
+        folded in) that is the uuids the step wrote, found without looking at the
+        others; otherwise both snapshots are compared entry by entry. For views kept
+        up to date from consecutive snapshots, such as ``users()``.
+        """
+        old, new = older._entries, self._entries
+        if new is old:
+            return ()
+        touched = self._touched
+        if self._base is old and touched is not None:
+            return (touched,) if isinstance(touched, str) else touched
+        changed = [uuid for uuid, entry in new.items() if old.get(uuid) is not entry]
+        changed += [uuid for uuid in old if uuid not in new]
+        return changed
 
     def reconcile(
         self,
@@ -619,7 +654,8 @@ class Roster:
         newest = max(self._timetoken, tt)
         # Events newer than the snapshot carry a newer count than the snapshot's.
         count_now = occupancy if self._timetoken <= tt else self._occupancy
-        new = self._with(new_entries, count, count_now, newest)
+        touched = tuple(uuid for _, uuid, _ in changes)
+        new = self._with(new_entries, count, count_now, newest, touched)
         new._meta = new._meta._replace(synced_at=tt, stale_since=None)
         events = ResyncEvents(self.channel, changes, occupancy, timestamp, tt)
         return events, new
@@ -633,7 +669,7 @@ class Roster:
         """
         if self._meta.synced_at == timetoken and self._meta.stale_since is None:
             return self
-        new = self._with(self._entries, self._count, self._occupancy, self._timetoken)
+        new = self._with(self._entries, self._count, self._occupancy, self._timetoken, ())
         new._meta = new._meta._replace(synced_at=timetoken, stale_since=None)
         return new
 
@@ -681,6 +717,6 @@ class Roster:
         """A copy marked stale since ``since`` (Unix seconds), or fresh with None."""
         if since == self._meta.stale_since:
             return self
-        new = self._with(self._entries, self._count, self._occupancy, self._timetoken)
+        new = self._with(self._entries, self._count, self._occupancy, self._timetoken, ())
         new._meta = new._meta._replace(stale_since=since)
         return new

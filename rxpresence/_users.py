@@ -8,24 +8,22 @@ model over a :class:`Roster`: a ``key`` function maps each uuid (and its state) 
 user id, a user is online while any of their devices is, carries every device with its
 state, and goes offline only when the last device leaves.
 
-The grouping is incremental: each new roster snapshot is compared with the previous
-one, and only the users whose devices changed are rebuilt. Snapshots share structure
-(an unchanged member is the same entry object), and :func:`changed_keys` finds the
-changed entries by walking only the parts the two snapshots do not share, so an event
-costs about the same with 100 members as with 50,000; where that walk is unavailable,
-the snapshots are compared entry by entry.
+The grouping is incremental: only the users whose devices changed between two roster
+snapshots are rebuilt. :meth:`Roster.changed_since` names the uuids an event touched
+without looking at the others, so an event costs about the same with 100 members as
+with 50,000; only a snapshot that is not the direct successor of the previous one (the
+first, or one after skipped snapshots) is compared entry by entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import immutables
 from reactivex import Observable, abc
 
-from ._mapdiff import changed_keys
-from ._roster import Member, Roster, _member_of
+from ._roster import Member, Roster
 
 __all__ = ["User", "UserDiff", "UserKey", "UserRoster", "to_users"]
 
@@ -220,22 +218,21 @@ def _build(
     prev: UserRoster | None, roster: Roster, key: UserKey, report: _Report | None
 ) -> UserRoster:
     """The users of ``roster``, reusing ``prev`` (built from an earlier snapshot)."""
-    new_entries = roster._entries
+    changed: Collection[str]
     if prev is None:
-        changed: list[str] = list(new_entries.keys())
+        changed = list(roster.members)
         old_keys, old_users = _EMPTY_KEYS, _EMPTY_USERS
     else:
-        old_entries, old_keys, old_users = prev._roster._entries, prev._keys, prev._users
-        if old_entries is new_entries:
+        old_keys, old_users = prev._keys, prev._users
+        changed = roster.changed_since(prev._roster)
+        if not changed:
             return UserRoster._make(roster, old_users, old_keys)
-        found = changed_keys(old_entries, new_entries)
-        changed = _changed_by_scan(old_entries, new_entries) if found is None else found
     # Map each changed uuid to its user (again: its state may have moved it).
     touched: dict[str, None] = {}
     fresh: list[str] = []
     with old_keys.mutate() as keys:
         for uuid in changed:
-            member = _member_of(new_entries, uuid)
+            member = roster.get(uuid)
             before = keys.get(uuid)
             if member is None:  # gone (or a departure remembered for ordering)
                 if before is not None:
@@ -277,13 +274,6 @@ def _build(
                 changed_users = True
         new_users = users.finish() if changed_users else old_users
     return UserRoster._make(roster, new_users, new_keys)
-
-
-def _changed_by_scan(old: immutables.Map[str, Any], new: immutables.Map[str, Any]) -> list[str]:
-    """The uuids whose entries differ, by comparing every entry (the fallback)."""
-    changed = [uuid for uuid, entry in new.items() if old.get(uuid) is not entry]
-    changed += [uuid for uuid in old if uuid not in new]
-    return changed
 
 
 def _same_devices(old: tuple[Member, ...], new: list[Member]) -> bool:

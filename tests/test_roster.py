@@ -6,6 +6,9 @@ from functools import reduce
 from typing import Any
 
 import pytest
+from event_strategies import presence_events
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rxpresence import Member, PresenceEvent, Roster, RosterDiff
 
@@ -313,3 +316,51 @@ def test_departures_are_remembered_for_two_generations_then_forgotten() -> None:
     assert "u4999" not in roster.apply(ev("join", "u4999", tt - 20, 2))
     # The oldest were forgotten: a late join is taken as it comes.
     assert "u0" in roster.apply(ev("join", "u0", 5, 2))
+
+
+# -- changed_since -----------------------------------------------------------------------
+
+
+def _members_view(roster: Roster) -> dict[str, tuple[Any, int]]:
+    return {m.uuid: (m.state, m.timetoken) for m in roster}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            presence_events(
+                ["room"], ["a", "b", "c", "d"], [None, {"s": 1}], max_timetoken=30, max_occupancy=4
+            ),
+            st.dictionaries(st.sampled_from("abcd"), st.sampled_from([None, {"s": 2}]), max_size=3),
+        ),
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_changed_since_names_every_uuid_that_differs(steps: list[Any], data: Any) -> None:
+    rosters = [Roster("room")]
+    for step in steps:
+        last = rosters[-1]
+        if isinstance(step, dict):
+            _, last = last.reconcile(step, occupancy=len(step), timetoken=15)
+        else:
+            last = last.apply(step)
+        rosters.append(last)
+    for index in range(1, len(rosters)):
+        # The direct predecessor (the cheap path) and any older snapshot (a comparison).
+        for older in (rosters[index - 1], rosters[data.draw(st.integers(0, index - 1))]):
+            newer = rosters[index]
+            before, after = _members_view(older), _members_view(newer)
+            differ = {u for u in before.keys() | after.keys() if before.get(u) != after.get(u)}
+            assert differ <= set(newer.changed_since(older))
+
+
+def test_changed_since_a_direct_predecessor_looks_only_at_the_step() -> None:
+    roster = Roster("room", [Member(f"u{i}", None, 1, 1) for i in range(1000)])
+    joined = roster.apply(PresenceEvent("join", "room", "new", 1001, 5, 50))
+    left = joined.apply(PresenceEvent("leave", "room", "u7", 1000, 6, 60))
+    assert joined.changed_since(roster) == ("new",)
+    assert left.changed_since(joined) == ("u7",)
+    assert set(left.changed_since(roster)) == {"new", "u7"}  # not a direct step: compared
+    assert left.changed_since(left) == ()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import immutables
 import pytest
 from event_strategies import presence_events
 from hypothesis import given, settings
@@ -14,7 +13,6 @@ from reactivex.subject import Subject
 from sync_helpers import Rig
 
 import rxpresence as rxp
-from rxpresence._mapdiff import _Colliding, changed_keys
 from rxpresence._users import UserKey, to_users
 
 
@@ -195,30 +193,6 @@ def test_incremental_users_equal_a_full_rebuild(
             roster = roster.apply(step)
         source.on_next(roster)
         same_users(seen[-1], rxp.UserRoster(roster, key))
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.integers(0, 3000),
-    st.lists(
-        st.tuples(st.booleans(), st.integers(0, 6000), st.integers(0, 3)), min_size=1, max_size=30
-    ),
-)
-def test_changed_keys_equal_a_full_comparison(
-    size: int, edits: list[tuple[bool, int, int]]
-) -> None:
-    colliding = [_Colliding(f"c{i}") for i in range(4)]  # these make collision nodes
-    old: immutables.Map[Any, int] = immutables.Map({f"u{i}": i for i in range(size)})
-    old = old.update({c: 1 for c in colliding})
-    new = old
-    for write, index, value in edits:
-        name = colliding[index % 4] if index % 97 == 0 else f"u{index}"
-        new = new.set(name, value + 10_000) if write else new.delete(name) if name in new else new
-    found = changed_keys(old, new)
-    assert found is not None
-    missing = object()
-    expected = {k for k in {*old, *new} if old.get(k, missing) is not new.get(k, missing)}
-    assert len(found) == len(set(found)) and set(found) == expected
 
 
 class CountedUuid(str):
