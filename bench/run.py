@@ -865,9 +865,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     out.print("time by section: " + ", ".join(f"{k} {v:.0f} s" for k, v in sections.items()))
     for row in missed:
-        value = row.text if row.text is not None else row.show(row.median)
+        # The exact median: the table rounds it, and a miss can hide in the rounding.
+        value = row.text if row.text is not None else f"{row.show(row.median)} ({row.median:.4g})"
         out.print(
-            f"MISS ({row.kind}): {row.measure} (U={row.where}): {value}, limit {row.limit_text}"
+            f"MISS ({row.kind}): {row.measure.strip()} (U={row.where}): {value}, "
+            f"limit {row.limit_text}"
         )
     warnings = report.warnings_for(rows, loads, ncores)
     for warning in warnings:
