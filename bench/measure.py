@@ -9,7 +9,8 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -378,6 +379,40 @@ def _join_bodies(first: int, count: int, tt: int) -> list[bytes]:
     return bodies_of(messages)
 
 
+@contextmanager
+def _tracing() -> Iterator[None]:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def _traced_bytes() -> int:
+    """Bytes traced now, after a full collection (what is retained, not garbage)."""
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def _fed_hub(
+    bodies: list[bytes], observe: Callable[[rxp.PresenceStreams], Any]
+) -> tuple[rxp.PresenceStreams, Any, Any, int]:
+    """A hub observed by ``observe``, fed ``bodies`` through the SDK while tracing.
+
+    Returns:
+        The hub, what ``observe`` returned (a subscription), the SDK worker feeding
+        the hub, and the bytes retained by the feeding.
+    """
+    streams, client = contenders.attached()
+    kept = observe(streams)
+    worker = client.worker()
+    before = _traced_bytes()
+    for body in bodies:
+        feed_body(worker, body)
+    return streams, kept, worker, _traced_bytes() - before
+
+
 def measure_memory(size: int) -> MemoryResult:
     """Bytes the hub retains per member, and per extra snapshot after one change.
 
@@ -387,21 +422,13 @@ def measure_memory(size: int) -> MemoryResult:
     """
     bodies = _join_bodies(0, size, TT0)
     (extra_body,) = _join_bodies(size, 1, TT0 + 10 * size)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        streams, client = contenders.attached()
-        subscription = streams.roster(CHANNEL).subscribe(contenders.listener)
-        worker = client.worker()
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for body in bodies:
-            feed_body(worker, body)
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
+    with _tracing():
+        streams, subscription, worker, retained = _fed_hub(
+            bodies, lambda hub: hub.roster(CHANNEL).subscribe(contenders.listener)
+        )
         roster = streams.current(CHANNEL)
         assert len(roster) == size, len(roster)
-        per_member = (after - before) / size
+        per_member = retained / size
         uuid_bytes = float(sys.getsizeof(roster[uuid_of(size // 2)].uuid))
         breakdown = {
             "uuid string": uuid_bytes,
@@ -412,15 +439,11 @@ def measure_memory(size: int) -> MemoryResult:
         old = roster
         feed_body(worker, extra_body)
         del roster
-        gc.collect()
-        both = tracemalloc.get_traced_memory()[0]
+        both = _traced_bytes()
         del old
-        gc.collect()
-        only_new = tracemalloc.get_traced_memory()[0]
+        only_new = _traced_bytes()
         subscription.dispose()
         streams.close()
-    finally:
-        tracemalloc.stop()
     return MemoryResult(size, per_member, breakdown, both - only_new)
 
 
@@ -439,27 +462,18 @@ def measure_channel_memory(channels: int, members: int) -> ChannelMemory:
     :func:`measure_memory`) while tracemalloc traces: once with nothing observed, once
     with one subscriber on ``rosters()`` from the start.
     """
-    work = ChannelsWorkload.build(channels, members, 0)
-    bodies = bodies_of(work.prefill)
+    bodies = bodies_of(ChannelsWorkload.build(channels, members, 0).prefill)
     retained = []
-    for all_rosters in (False, True):
-        gc.collect()
-        tracemalloc.start()
-        try:
-            streams, client = contenders.attached()
-            keep = streams.rosters().subscribe(contenders.listener) if all_rosters else None
-            worker = client.worker()
-            gc.collect()
-            before = tracemalloc.get_traced_memory()[0]
-            for body in bodies:
-                feed_body(worker, body)
-            gc.collect()
-            retained.append((tracemalloc.get_traced_memory()[0] - before) / channels)
-            if keep is not None:
-                keep.dispose()
+    for observe in (
+        lambda hub: None,
+        lambda hub: hub.rosters().subscribe(contenders.listener),
+    ):
+        with _tracing():
+            streams, kept, _, grown = _fed_hub(bodies, observe)
+            retained.append(grown / channels)
+            if kept is not None:
+                kept.dispose()
             streams.close()
-        finally:
-            tracemalloc.stop()
     return ChannelMemory(channels, members, retained[0], retained[1] - retained[0])
 
 
