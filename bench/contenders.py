@@ -18,7 +18,7 @@ from pubnub.callbacks import SubscribeCallback
 from reactivex import operators as ops
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
-from workload import CHANNEL
+from workload import CHANNEL, OfflineClient
 
 import rxpresence as rxp
 
@@ -33,6 +33,7 @@ class Contender:
     result: Callable[[], dict[str, Any]]  # uuid -> state, to check contenders agree
     tick: Callable[[int], None] | None = None  # advance virtual time (grace only)
     keep: list[Any] = field(default_factory=list)  # keeps subscriptions alive
+    close: Callable[[], None] = lambda: None  # releases what it holds (a hub: closes it)
 
 
 # -- F1: the imperative pattern from PubNub's presence guide -----------------------
@@ -209,28 +210,59 @@ def _roster_states(roster: rxp.Roster) -> dict[str, Any]:
     return {m.uuid: None if m.state is None else dict(m.state) for m in roster}
 
 
+def attached(**options: Any) -> tuple[rxp.PresenceStreams, OfflineClient]:
+    """A hub attached to an offline client, as ``PresenceStreams(pubnub)`` attaches.
+
+    The hub's SDK listener is what the client's ``presence`` calls: the public path of
+    every event, without a network (the client has no here-now: no snapshots).
+    """
+    client = OfflineClient()
+    return rxp.PresenceStreams(client, here_now=None, **options), client
+
+
 def hub(prefill: list[Any], subscribers: int = 1) -> Contender:
     """The default path: the hub's SDK listener, one (or more) roster subscribers."""
-    streams = rxp.PresenceStreams(None)
+    streams, client = attached()
     keep = [streams.roster(CHANNEL).subscribe(listener) for _ in range(subscribers)]
-    presence = streams._listener.presence
+    presence = client.presence
     for event in prefill:
         presence(None, event)
-    return Contender(presence, lambda: _roster_states(streams.current(CHANNEL)), keep=keep)
+    return _hub_contender(streams, presence, keep)
 
 
-def hub_grace(prefill: list[Any], grace: float = 5.0) -> Contender:
+def _hub_contender(
+    streams: rxp.PresenceStreams,
+    presence: Callable[[Any, Any], None],
+    keep: list[Any],
+    tick: Callable[[int], None] | None = None,
+) -> Contender:
+    return Contender(
+        presence,
+        lambda: _roster_states(streams.current(CHANNEL)),
+        tick=tick,
+        keep=keep,
+        close=streams.close,
+    )
+
+
+def hub_grace(prefill: list[Any], grace: float = 5.0, observed: int = 1) -> Contender:
     """The same with ``roster(channel, grace=...)`` on a virtual-time scheduler.
 
-    Virtual time follows the events' timestamps (seconds); the timed loop advances it
-    whenever the second changes, so grace timers fire inside the timed region.
+    ``observed``: graced rosters subscribed in all, the one of the events' channel and
+    ``observed - 1`` of other channels, which see no event (an app that shows many
+    rooms; subscribed after the prefill, which they would only slow down). Virtual time
+    follows the events' timestamps (seconds); the timed loop advances it whenever the
+    second changes, so grace timers fire inside the timed region.
     """
     scheduler = TestScheduler()
-    streams = rxp.PresenceStreams(None, scheduler=scheduler)
+    streams, client = attached(scheduler=scheduler)
     keep = [streams.roster(CHANNEL, grace=grace).subscribe(listener)]
-    presence = streams._listener.presence
+    presence = client.presence
     for event in prefill:
         presence(None, event)
+    keep += [
+        streams.roster(f"idle-{i}", grace=grace).subscribe(listener) for i in range(observed - 1)
+    ]
     # Settle the prefill's grace windows, then keep virtual time ahead of them.
     shift = (prefill[0].timestamp if prefill else 0) - grace - 1
     last = prefill[-1].timestamp if prefill else 0
@@ -240,6 +272,35 @@ def hub_grace(prefill: list[Any], grace: float = 5.0) -> Contender:
     def tick(timestamp: int) -> None:
         scheduler.advance_to(float(timestamp - shift))
 
-    return Contender(
-        presence, lambda: _roster_states(streams.current(CHANNEL)), tick=tick, keep=keep
-    )
+    return _hub_contender(streams, presence, keep, tick)
+
+
+def device_owner(uuid: str, state: Any) -> str:
+    """The ``key`` of ``users()`` here: ten consecutive uuids are one person's devices."""
+    return uuid[:-1]
+
+
+def hub_users(prefill: list[Any]) -> Contender:
+    """The hub with ``users(channel, key=...)`` observed (subscribed after the prefill)."""
+    streams, client = attached()
+    presence = client.presence
+    for event in prefill:
+        presence(None, event)
+    keep = [streams.users(CHANNEL, key=device_owner).subscribe(listener)]
+    return _hub_contender(streams, presence, keep)
+
+
+def hub_channels(prefill: list[Any], all_rosters: bool = False) -> Contender:
+    """The hub fed events of many channels, none observed or ``rosters()`` observed.
+
+    Without observers the hub still folds every event into its channel's roster (that
+    is what ``current`` reads and what a later subscriber starts from): the default
+    path of a watcher of many channels. ``all_rosters``: one subscriber on
+    ``rosters()``, which maps every channel to its roster (subscribed after the prefill).
+    """
+    streams, client = attached()
+    presence = client.presence
+    for event in prefill:
+        presence(None, event)
+    keep = [streams.rosters().subscribe(listener)] if all_rosters else []
+    return Contender(presence, dict, keep=keep, close=streams.close)

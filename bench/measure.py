@@ -1,16 +1,16 @@
-"""Measurements: interleaved timing rounds, retained memory, concurrent feeds."""
+"""Measurements in one process: interleaved timing rounds, retained memory, concurrent feeds."""
 
 from __future__ import annotations
 
 import gc
 import itertools
-import json
 import statistics
 import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,10 @@ from workload import (
     CHANNEL,
     TT0,
     Capture,
+    ChannelsWorkload,
     NoopListener,
     Workload,
+    bodies_of,
     feed_body,
     feed_body_queued,
     sdk_worker,
@@ -29,50 +31,102 @@ from workload import (
 
 import rxpresence as rxp
 
+Progress = Callable[[str], None]
+
 # -- timing -----------------------------------------------------------------------------
 
 CHUNK = 500  # events per timed slice; contenders take turns slice by slice
 
 
+def _clock_cost() -> float:
+    """Seconds two back-to-back readings of the thread's CPU clock add to a slice."""
+    clock = time.thread_time
+    readings = []
+    for _ in range(201):
+        start = clock()
+        readings.append(clock() - start)
+    return statistics.median(readings)
+
+
+# Loops are timed on the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID): time spent
+# waiting for a core while other work runs on the machine does not count, so a busy
+# machine stretches no slice. Reading it is a system call (a few microseconds on a
+# busy VM), measured once and taken off every slice.
+cpu_clock = time.thread_time
+CLOCK_COST = _clock_cost()
+
+
 def time_events(contender: contenders.Contender, events: list[Any]) -> float:
-    """Seconds to feed ``events`` to ``contender``."""
+    """CPU seconds of this thread to feed ``events`` to ``contender``."""
     presence = contender.presence
+    clock = cpu_clock
     if contender.tick is None:
-        start = time.perf_counter()
+        start = clock()
         for event in events:
             presence(None, event)
-        return time.perf_counter() - start
+        return max(0.0, clock() - start - CLOCK_COST)
     tick = contender.tick
     second = -1
-    start = time.perf_counter()
+    start = clock()
     for event in events:
         if event.timestamp != second:
             second = event.timestamp
             tick(second)
         presence(None, event)
-    return time.perf_counter() - start
+    return max(0.0, clock() - start - CLOCK_COST)
 
 
 def time_bodies(worker: Any, bodies: list[bytes], *, queued: bool = True) -> float:
-    """Seconds for the SDK to parse ``bodies`` and hand every message to ``worker``.
+    """CPU seconds for the SDK to parse ``bodies`` and hand every message to ``worker``.
 
     ``queued``: through the worker's queue, as in a client; else straight from the
     parsed envelope to the worker (the parsing alone).
     """
     feed = feed_body_queued if queued else feed_body
-    start = time.perf_counter()
+    start = cpu_clock()
     for body in bodies:
         feed(worker, body)
-    return time.perf_counter() - start
+    return max(0.0, cpu_clock() - start - CLOCK_COST)
+
+
+def take_turns(
+    built: dict[str, contenders.Contender],
+    streams: dict[str, list[Any]],
+    slice_of: dict[str, int],
+) -> dict[str, list[float]]:
+    """Feed every contender its stream, slice by slice, taking turns.
+
+    Slice ``k`` of every contender runs before slice ``k + 1`` of any, in an order that
+    rotates from slice to slice, so a burst of load from elsewhere on the machine hits
+    them all alike; each slice starts after a young-generation collection.
+
+    Returns:
+        name -> seconds of each of its slices, in order.
+    """
+    names = list(built)
+    slices = max(-(-len(streams[n]) // slice_of[n]) for n in names)
+    spent: dict[str, list[float]] = {name: [] for name in names}
+    gc.collect()
+    for k in range(slices):
+        shift = k % len(names)
+        for name in names[shift:] + names[:shift]:
+            size = slice_of[name]
+            chunk = streams[name][k * size : (k + 1) * size]
+            if chunk:
+                gc.collect(0)
+                spent[name].append(time_events(built[name], chunk))
+    return spent
 
 
 @dataclass
 class SizeResult:
-    """Per-event seconds and per-round ratios for one population size."""
+    """Per-event seconds and per-round ratios for one population size and mix."""
 
     size: int
+    mix: str
     events: int
     naive_events: int
+    changing: float  # share of the stream's events that change the roster
     per_event: dict[str, list[float]] = field(default_factory=dict)
     ratios: dict[str, list[float]] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
@@ -88,7 +142,7 @@ class SizeResult:
 
 
 # The contenders of one round: name -> factory (fresh state, prefilled, untimed).
-_FACTORIES: dict[str, Callable[[list[Any]], contenders.Contender]] = {
+FACTORIES: dict[str, Callable[[list[Any]], contenders.Contender]] = {
     "f1": contenders.f1,
     "store": contenders.store,
     "write": contenders.one_write,
@@ -97,70 +151,75 @@ _FACTORIES: dict[str, Callable[[list[Any]], contenders.Contender]] = {
     "grace": contenders.hub_grace,
     "naive": contenders.naive,
 }
+# Those whose roster must end equal to F1's (grace holds timeouts back by design; the
+# one-write floor keeps no roster).
+_AGREEING = ("store", "hub", "hub3", "naive")
 
 
 def measure_size(
     work: Workload,
     rounds: int,
     naive_events: int,
-    progress: Callable[[str], None],
+    progress: Progress,
+    names: list[str],
+    chain: bool,
 ) -> SizeResult:
-    """Time every contender over the same events, ``rounds`` times from fresh state.
+    """Time the ``names`` contenders over the same events, ``rounds`` times afresh.
 
-    Within a round the contenders take turns on slices of ``CHUNK`` events (their
-    order rotating from slice to slice), so a burst of load from elsewhere on the
-    machine hits them all alike; each slice starts after a young-generation
-    collection, each round after a full one. The SDK chain is timed the same way on
-    slices of subscribe responses, alone and with rxpresence's listener attached.
+    Within a round the contenders take turns on slices of ``CHUNK`` events (see
+    :func:`take_turns`), each round after a full collection. With ``chain``, the SDK's
+    chain is timed the same way on slices of subscribe responses, alone and with each
+    listener attached (see :func:`_time_sdk_chain`).
     """
-    result = SizeResult(work.size, len(work.stream), naive_events)
+    n = len(work.stream)
+    result = SizeResult(work.size, work.mix, n, naive_events, work.changing / n)
     prefill = work.sdk_events("prefill")  # shared, untimed: becomes the roster's keys
-    bodies = work.bodies("stream")
-    names = list(_FACTORIES)
+    bodies = work.bodies("stream") if chain else []
     for r in range(rounds):
-        progress(f"U={work.size:,} round {r + 1}/{rounds}")
-        built = {name: factory(prefill) for name, factory in _FACTORIES.items()}
+        progress(f"{work.mix} U={work.size:,}: round {r + 1}/{rounds}")
+        built = {name: FACTORIES[name](prefill) for name in names}
         streams = {
             name: work.sdk_events("stream", naive_events if name == "naive" else None)
             for name in names
         }
-        spent = dict.fromkeys(names, 0.0)
-        naive_f1 = 0.0  # F1's time over the events the naive pipeline got
-        gc.collect()
-        for k, start in enumerate(range(0, len(work.stream), CHUNK)):
-            order = names[k % len(names) :] + names[: k % len(names)]
-            for name in order:
-                chunk = streams[name][start : start + CHUNK]
-                if not chunk:
-                    continue
-                gc.collect(0)
-                seconds = time_events(built[name], chunk)
-                spent[name] += seconds
-                if name == "f1" and start < naive_events:
-                    naive_f1 += seconds * len(streams["naive"][start : start + CHUNK]) / len(chunk)
+        slices = take_turns(built, streams, dict.fromkeys(names, CHUNK))
+        spent = {name: sum(seconds) for name, seconds in slices.items()}
         finals = (
-            {name: built[name].result() for name in names if name not in ("grace", "write")}
+            {name: built[name].result() for name in names if name in (*_AGREEING, "f1")}
             if r == 0
             else {}
         )
         del built, streams
-
-        chain = _time_sdk_chain(prefill, bodies, finals if r == 0 else None)
-        n = len(work.stream)
         for name in names:
             count = naive_events if name == "naive" else n
             result.add(result.per_event, name, spent[name] / count)
-        for name, seconds in chain.items():
-            result.add(result.per_event, name, seconds / n)
         f1 = spent["f1"]
-        for name in ("store", "write", "hub", "hub3", "grace"):
-            result.add(result.ratios, name, spent[name] / f1)
-        result.add(result.ratios, "naive", spent["naive"] / naive_f1)
-        result.add(result.ratios, "hub3/hub", spent["hub3"] / spent["hub"])
-        result.add(result.ratios, "sdk+rx/sdk", chain["sdk+rx"] / chain["sdk"])
-        result.add(result.ratios, "parse+rx/parse", chain["parse+rx"] / chain["parse"])
-        for name in ("sdk+f1", "sdk+store", "sdk+write"):
-            result.add(result.ratios, f"{name}/sdk", chain[name] / chain["sdk"])
+        for name in names:
+            if name not in ("f1", "naive"):
+                result.add(result.ratios, name, spent[name] / f1)
+        if "naive" in names:
+            # F1's time over the events the naive pipeline got: its first slices.
+            whole, part = divmod(naive_events, CHUNK)
+            naive_f1 = sum(slices["f1"][:whole])
+            if part:
+                naive_f1 += slices["f1"][whole] * part / CHUNK
+            result.add(result.ratios, "naive", spent["naive"] / naive_f1)
+        if "hub3" in names:
+            result.add(result.ratios, "hub3/hub", spent["hub3"] / spent["hub"])
+        if "grace" in names:
+            result.add(result.ratios, "grace/hub", spent["grace"] / spent["hub"])
+        result.add(result.ratios, "hub/write", spent["hub"] / spent["write"])
+        if chain:
+            timed = _time_sdk_chain(prefill, bodies, finals if r == 0 else None)
+            for name, seconds in timed.items():
+                result.add(result.per_event, name, seconds / n)
+            sdk = timed["sdk"]
+            result.add(result.ratios, "sdk+rx/sdk", timed["sdk+rx"] / sdk)
+            result.add(result.ratios, "parse+rx/parse", timed["parse+rx"] / timed["parse"])
+            for name in ("sdk+f1", "sdk+store", "sdk+write"):
+                result.add(result.ratios, f"{name}/sdk", timed[name] / sdk)
+            added = (timed["sdk+rx"] - sdk) / (timed["sdk+write"] - sdk)
+            result.add(result.ratios, "rx added/write added", added)
         if r == 0:
             result.mismatches = _check_agreement(work, prefill, finals, naive_events)
     return result
@@ -171,7 +230,7 @@ def _time_sdk_chain(
     bodies: list[bytes],
     finals: dict[str, dict[str, Any]] | None,
 ) -> dict[str, float]:
-    """Seconds for the SDK alone and with rxpresence, taking turns on slices.
+    """Seconds for the SDK alone and with each listener, taking turns on slices.
 
     Keys: ``sdk`` and ``sdk+rx`` through the worker's queue (the path of a client),
     ``parse`` and ``parse+rx`` without it (the parsing alone, for orientation), and,
@@ -179,14 +238,14 @@ def _time_sdk_chain(
     one map lookup and write per event): where the SDK's own work runs between two
     events, the caches are cold, and per-event costs differ from the loops above.
     """
-    attached = contenders.hub(prefill)
+    rx = contenders.hub(prefill)
     parsed = contenders.hub(prefill)
     runs = [
         ("sdk", sdk_worker(NoopListener()), True),
-        ("sdk+rx", sdk_worker(attached.presence.__self__), True),  # the hub's listener
+        ("sdk+rx", sdk_worker(contenders.Callback(rx)), True),  # the hub's SDK listener
         ("parse", sdk_worker(NoopListener()), False),
-        ("parse+rx", sdk_worker(parsed.presence.__self__), False),
-        ("sdk+f1", sdk_worker(contenders.f1(prefill).presence.__self__), True),
+        ("parse+rx", sdk_worker(contenders.Callback(parsed)), False),
+        ("sdk+f1", sdk_worker(contenders.Callback(contenders.f1(prefill))), True),
         ("sdk+store", sdk_worker(contenders.Callback(contenders.store(prefill))), True),
         ("sdk+write", sdk_worker(contenders.Callback(contenders.one_write(prefill))), True),
     ]
@@ -199,7 +258,9 @@ def _time_sdk_chain(
             gc.collect(0)
             spent[name] += time_bodies(worker, bodies[start : start + per], queued=queued)
     if finals is not None:
-        finals["sdk+rx"] = attached.result()
+        finals["sdk+rx"] = rx.result()
+    rx.close()
+    parsed.close()
     return spent
 
 
@@ -212,17 +273,78 @@ def _check_agreement(
     """Every contender that saw the whole stream must end with the same users."""
     out = []
     reference = finals["f1"]
-    for name in ("store", "hub", "hub3", "sdk+rx"):
-        if finals[name] != reference:
+    for name in (*_AGREEING, "sdk+rx"):
+        if name != "naive" and name in finals and finals[name] != reference:
             out.append(name)
-    if naive_events < len(work.stream):
-        check = contenders.f1(prefill)
-        for event in work.sdk_events("stream", naive_events):
-            check.presence(None, event)
-        reference = check.result()
-    if finals["naive"] != reference:
-        out.append("naive")
+    if "naive" in finals:
+        if naive_events < len(work.stream):
+            check = contenders.f1(prefill)
+            for event in work.sdk_events("stream", naive_events):
+                check.presence(None, event)
+            reference = check.result()
+        if finals["naive"] != reference:
+            out.append("naive")
     return out
+
+
+# -- per-event cost against what the app observes ---------------------------------------
+
+
+@dataclass
+class Setup:
+    """One contender of :func:`measure_per_event`: how to build it, and its events."""
+
+    factory: Callable[[list[Any]], contenders.Contender]
+    prefill: list[Any]
+    stream: Callable[[int], list[Any]]  # fresh SDK objects, at most that many, each call
+
+
+def measure_per_event(
+    setups: dict[str, Setup],
+    rounds: int,
+    progress: Progress,
+    label: str,
+    seconds: float = 0.3,
+    slices: int = 10,
+) -> dict[str, list[float]]:
+    """Seconds per event of each setup, per round, the setups taking turns.
+
+    Setups whose events cost very different amounts (a path that rescans 50,000
+    members against one that does not) get different numbers of events: a first,
+    untimed probe estimates each one's cost per event, and each is then given about
+    ``seconds`` of events per round (at least 10, at most its whole stream), cut in
+    ``slices`` slices. Every round builds each setup afresh.
+    """
+    counts = {name: _events_for(setup, seconds) for name, setup in setups.items()}
+    out: dict[str, list[float]] = {name: [] for name in setups}
+    for r in range(rounds):
+        progress(f"{label}: round {r + 1}/{rounds}")
+        built = {name: setup.factory(setup.prefill) for name, setup in setups.items()}
+        streams = {name: setup.stream(counts[name]) for name, setup in setups.items()}
+        size = {name: max(1, -(-len(streams[name]) // slices)) for name in setups}
+        spent = take_turns(built, streams, size)
+        for name in setups:
+            out[name].append(sum(spent[name]) / len(streams[name]))
+        for contender in built.values():
+            contender.close()
+        del built, streams
+    return out
+
+
+def _events_for(setup: Setup, seconds: float, most: int = 1_000_000) -> int:
+    """How many events of ``setup`` take about ``seconds`` (a short untimed probe)."""
+    events = setup.stream(most)
+    if seconds == float("inf"):
+        return len(events)
+    contender = setup.factory(setup.prefill)
+    try:
+        done, spent = 0, 0.0
+        while done < min(20, len(events)) and spent < 0.05:
+            spent += time_events(contender, events[done : done + 1])
+            done += 1
+    finally:
+        contender.close()
+    return max(10, min(len(events), int(seconds * done / max(spent, 1e-9))))
 
 
 # -- memory ---------------------------------------------------------------------------
@@ -238,28 +360,57 @@ class MemoryResult:
 
 def _join_bodies(first: int, count: int, tt: int) -> list[bytes]:
     """Bodies of ``count`` joins of distinct uuids, no state (the members to weigh)."""
-    out = []
-    for start in range(first, first + count, 100):
-        messages = []
-        for i in range(start, min(start + 100, first + count)):
-            messages.append(
-                {
-                    "a": "4",
-                    "f": 0,
-                    "p": {"t": str(tt + i * 10), "r": 12},
-                    "k": "sub-c-bench",
-                    "c": f"{CHANNEL}-pnpres",
-                    "d": {
-                        "action": "join",
-                        "uuid": uuid_of(i),
-                        "timestamp": 1_700_000_000 + i // 1_000,
-                        "occupancy": i + 1,
-                    },
-                }
-            )
-        body = {"t": {"t": str(tt + (first + count) * 10), "r": 12}, "m": messages}
-        out.append(json.dumps(body).encode())
-    return out
+    messages = [
+        {
+            "a": "4",
+            "f": 0,
+            "p": {"t": str(tt + i * 10), "r": 12},
+            "k": "sub-c-bench",
+            "c": f"{CHANNEL}-pnpres",
+            "d": {
+                "action": "join",
+                "uuid": uuid_of(i),
+                "timestamp": 1_700_000_000 + i // 1_000,
+                "occupancy": i + 1,
+            },
+        }
+        for i in range(first, first + count)
+    ]
+    return bodies_of(messages)
+
+
+@contextmanager
+def _tracing() -> Iterator[None]:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def _traced_bytes() -> int:
+    """Bytes traced now, after a full collection (what is retained, not garbage)."""
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def _fed_hub(
+    bodies: list[bytes], observe: Callable[[rxp.PresenceStreams], Any]
+) -> tuple[rxp.PresenceStreams, Any, Any, int]:
+    """A hub observed by ``observe``, fed ``bodies`` through the SDK while tracing.
+
+    Returns:
+        The hub, what ``observe`` returned (a subscription), the SDK worker feeding
+        the hub, and the bytes retained by the feeding.
+    """
+    streams, client = contenders.attached()
+    kept = observe(streams)
+    worker = client.worker()
+    before = _traced_bytes()
+    for body in bodies:
+        feed_body(worker, body)
+    return streams, kept, worker, _traced_bytes() - before
 
 
 def measure_memory(size: int) -> MemoryResult:
@@ -269,44 +420,61 @@ def measure_memory(size: int) -> MemoryResult:
     uuid strings and ints the SDK allocated and the roster keeps are counted; the SDK
     objects themselves are dropped before measuring.
     """
-    gc.collect()
-    tracemalloc.start()
-    try:
-        streams = rxp.PresenceStreams(None)
-        subscription = streams.roster(CHANNEL).subscribe(contenders.listener)
-        worker = sdk_worker(streams._listener)
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for body in _join_bodies(0, size, TT0):
-            feed_body(worker, body)
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
+    bodies = _join_bodies(0, size, TT0)
+    (extra_body,) = _join_bodies(size, 1, TT0 + 10 * size)
+    with _tracing():
+        streams, subscription, worker, retained = _fed_hub(
+            bodies, lambda hub: hub.roster(CHANNEL).subscribe(contenders.listener)
+        )
         roster = streams.current(CHANNEL)
         assert len(roster) == size, len(roster)
-        per_member = (after - before) / size
-        uuid = uuid_of(size // 2)
-        entry = roster._entries[uuid]  # a packed int: timetoken << 32 | joined_at
+        per_member = retained / size
+        uuid_bytes = float(sys.getsizeof(roster[uuid_of(size // 2)].uuid))
         breakdown = {
-            "uuid string": float(sys.getsizeof(roster[uuid].uuid)),
-            "entry (timetoken and joined_at packed in one int)": float(sys.getsizeof(entry)),
+            "uuid string": uuid_bytes,
+            "the rest (the member's entry, its share of the map)": per_member - uuid_bytes,
         }
-        breakdown["trie entry (the rest)"] = per_member - sum(breakdown.values())
 
         # One more member joins while the old snapshot is kept: what does keeping it cost?
         old = roster
-        (extra_body,) = _join_bodies(size, 1, TT0 + 10 * size)
         feed_body(worker, extra_body)
         del roster
-        gc.collect()
-        both = tracemalloc.get_traced_memory()[0]
+        both = _traced_bytes()
         del old
-        gc.collect()
-        only_new = tracemalloc.get_traced_memory()[0]
+        only_new = _traced_bytes()
         subscription.dispose()
         streams.close()
-    finally:
-        tracemalloc.stop()
     return MemoryResult(size, per_member, breakdown, both - only_new)
+
+
+@dataclass
+class ChannelMemory:
+    channels: int
+    members: int
+    per_channel: float  # bytes retained per channel and its members, nothing observed
+    rosters_added: float  # bytes more per channel with rosters() observed
+
+
+def measure_channel_memory(channels: int, members: int) -> ChannelMemory:
+    """Bytes per channel of ``members`` members, and what ``rosters()`` adds per channel.
+
+    The joins of every channel go through the SDK's parsing into a hub (as in
+    :func:`measure_memory`) while tracemalloc traces: once with nothing observed, once
+    with one subscriber on ``rosters()`` from the start.
+    """
+    bodies = bodies_of(ChannelsWorkload.build(channels, members, 0).prefill)
+    retained = []
+    for observe in (
+        lambda hub: None,
+        lambda hub: hub.rosters().subscribe(contenders.listener),
+    ):
+        with _tracing():
+            streams, kept, _, grown = _fed_hub(bodies, observe)
+            retained.append(grown / channels)
+            if kept is not None:
+                kept.dispose()
+            streams.close()
+    return ChannelMemory(channels, members, retained[0], retained[1] - retained[0])
 
 
 # -- concurrency ------------------------------------------------------------------------
@@ -322,7 +490,7 @@ class ConcurrencyResult:
 
 def measure_concurrency(per_thread: int, threads: int = 2) -> ConcurrencyResult:
     """Threads feed joins of distinct uuids through the SDK listener at once."""
-    streams = rxp.PresenceStreams(None)
+    streams, client = contenders.attached()
     sizes: list[int] = []
     subscription = streams.roster(CHANNEL).subscribe(lambda r: sizes.append(len(r)))
     feeds = []
@@ -333,7 +501,7 @@ def measure_concurrency(per_thread: int, threads: int = 2) -> ConcurrencyResult:
             feed_body(worker, body)
         feeds.append(captured)
     barrier = threading.Barrier(threads)
-    presence = streams._listener.presence
+    presence = client.presence
 
     def feed(events: list[Any]) -> None:
         barrier.wait()
@@ -364,9 +532,9 @@ def measure_concurrency(per_thread: int, threads: int = 2) -> ConcurrencyResult:
 class TimerResult:
     held: int
     rounds: int
-    ratio: float  # per held timeout: a thread per timer / the hub's timer thread
-    hub_us: float
-    per_timer_us: float
+    ratios: list[float]  # per held timeout: a thread per timer / the hub's timer thread
+    hub: list[float]  # seconds per held timeout, per round
+    per_timer: list[float]
     hub_threads: int  # most threads the hub's own timers started
     per_timer_threads: int
 
@@ -422,9 +590,9 @@ def measure_timers(held: int, rounds: int) -> TimerResult:
     return TimerResult(
         held,
         rounds,
-        statistics.median(ratios),
-        statistics.median(hub) * 1e6,
-        statistics.median(per_timer) * 1e6,
+        ratios,
+        hub,
+        per_timer,
         threads[0],
         threads[1],
     )

@@ -1,4 +1,4 @@
-"""The server benchmark (``bench/server.py``) keeps running; no timing is judged here."""
+"""The server benchmark (``bench/server_load.py``) keeps running; no timing is judged here."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(240)
 
 def test_server_benchmark_runs_with_small_sizes_and_prints_its_figures() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "server.py"), "--quick"],
+        [sys.executable, str(ROOT / "bench" / "server_load.py"), "--quick"],
         capture_output=True,
         text=True,
         timeout=220,
