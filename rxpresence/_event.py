@@ -325,15 +325,15 @@ def read_sdk(result: Any) -> PresenceEvent:
         timetoken = result.timetoken
         state = result.state
         subscription = result.subscription
+        plain = result.join is None and result.leave is None and result.timeout is None
     except (KeyError, TypeError, AttributeError):
         return _read_unusual(result)
     # The common well-formed join, leave or timeout: the constructor's checks and the
-    # limits (see _limits.py) as a few cheap comparisons. PubNub sends uuid arrays only
-    # on interval events (the SDK sets them to None on the others), so they are not read
-    # here. A state (walked for its limits), a non-ASCII uuid or channel, and interval
-    # events take the constructor.
+    # limits (see _limits.py) as a few cheap comparisons. A state (walked for its
+    # limits), a non-ASCII uuid or channel, and interval events take the constructor.
     if (
-        state is None
+        plain
+        and state is None
         and action is not Action.INTERVAL
         and type(uuid) is str
         and 0 < len(uuid) <= MAX_UUID_LENGTH
