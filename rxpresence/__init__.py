@@ -20,8 +20,7 @@ from ._roster import Member, Roster, RosterDiff
 from ._streams import PresenceStreams
 from ._sync import ResyncSettings
 from ._users import User, UserDiff, UserRoster
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Action",
