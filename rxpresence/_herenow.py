@@ -47,7 +47,9 @@ __all__ = [
     "HereNowSource",
     "ThreadedHereNow",
     "here_now_source",
+    "run_on_loop",
     "send_leave",
+    "status_error",
 ]
 
 log = logging.getLogger("rxpresence")
@@ -117,6 +119,17 @@ class HereNowSource(Protocol):
 
 def _status_error(request: HereNowRequest, status: Any) -> BaseException:
     """The exception an SDK error status carries, or one naming its category."""
+    return status_error(f"here-now of {request.channel!r}", status, HereNowError)
+
+
+def status_error(what: str, status: Any, kind: type[Exception]) -> BaseException:
+    """The exception an SDK error ``status`` carries, else a ``kind`` naming its category.
+
+    Args:
+        what: The request, for the message (``"here-now of 'lobby'"``).
+        status: The SDK's ``PNStatus`` (or None).
+        kind: The exception class to build when the status carries none.
+    """
     error_data = getattr(status, "error_data", None)
     exception = getattr(error_data, "exception", None)
     if isinstance(exception, BaseException):
@@ -124,7 +137,7 @@ def _status_error(request: HereNowRequest, status: Any) -> BaseException:
     category = getattr(getattr(status, "category", None), "name", None) or "unknown error"
     code = getattr(status, "status_code", None)
     detail = f" (HTTP {code})" if code else ""
-    return HereNowError(f"here-now of {request.channel!r} failed: {category}{detail}")
+    return kind(f"{what} failed: {category}{detail}")
 
 
 def _is_error(status: Any) -> bool:
@@ -283,19 +296,7 @@ class AsyncioHereNow:
             _safe(done, error)
 
     def _start(self, coro: Coroutine[Any, Any, None]) -> None:
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        try:
-            if running is loop:
-                handle: Any = loop.create_task(coro)
-            else:
-                handle = asyncio.run_coroutine_threadsafe(coro, loop)
-        except BaseException:
-            coro.close()
-            raise
+        handle = run_on_loop(self.loop, coro)
         self._running.add(handle)
         handle.add_done_callback(self._forget)
 
@@ -334,6 +335,26 @@ class AsyncioHereNow:
                     handle.cancel()
             except RuntimeError:  # the loop is already closed
                 pass
+
+
+def run_on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Any:
+    """Start ``coro`` on ``loop`` from any thread; returns its task or concurrent future.
+
+    On the loop's own thread this is ``loop.create_task``; elsewhere (timer threads)
+    ``asyncio.run_coroutine_threadsafe``. If neither can start it, ``coro`` is closed
+    and the error raised.
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    try:
+        if running is loop:
+            return loop.create_task(coro)
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+    except BaseException:
+        coro.close()
+        raise
 
 
 def _is_asyncio(pubnub: Any) -> bool:
