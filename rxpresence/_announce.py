@@ -688,6 +688,10 @@ class Announcer:
             return None
         try:
             names = list(get() or ())
+        except AttributeError:
+            # The asyncio client's event engine has no channel list before its first
+            # subscribe.
+            return []
         except Exception:  # an SDK that cannot tell
             return None
         return [
