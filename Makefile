@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-e2e docs notebooks check clean
+.PHONY: demo example test lint typecheck bench bench-e2e docs notebooks check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m rxpresence demo $(ARGS)
 
+example: $(STAMP)
+	$(PY) -m examples.web_presence $(ARGS)
+
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check rxpresence tests bench
-	$(PY) -m ruff format --check rxpresence tests bench
+	$(PY) -m ruff check rxpresence tests bench examples
+	$(PY) -m ruff format --check rxpresence tests bench examples
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
