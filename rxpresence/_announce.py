@@ -9,16 +9,18 @@ Interface with the hub
 
 The hub (:class:`~rxpresence.PresenceStreams`) talks to it through these calls only:
 
-* ``Announcer(pubnub, scheduler, lock, report)``: the client, the hub's scheduler (a
-  :class:`~rxpresence._locked.LockedScheduler`: timer actions run under ``lock``), the
-  hub's re-entrant lock, and ``report(where, error, payload)`` for failures. Construction
-  also runs the heartbeats-off configuration check (see below).
+* ``Announcer(pubnub, scheduler, lock, report, on_watch=...)``: the client, the hub's
+  scheduler (a :class:`~rxpresence._locked.LockedScheduler`: timer actions run under
+  ``lock``), the hub's re-entrant lock, ``report(where, error, payload)`` for failures,
+  and ``on_watch(uuid)``, called with the client's uuid when a first channel is entered
+  and with None when none is left: only meanwhile does a hub's fast path need to hand
+  that uuid's events to ``on_event``. Construction also runs the heartbeats-off
+  configuration check (see below).
 * ``enter`` / ``update`` / ``leave`` / ``own_presence``: the public methods the hub
   delegates to.
 * ``on_status(ConnectionStatus)``: every SDK status, under the lock.
 * ``on_event(PresenceEvent)``: live events, under the lock. Only its own uuid's events
-  on entered channels matter; ``watched_uuid`` is that uuid while a channel is entered
-  (else None), so a fast path may skip every other event.
+  (and interval events) on entered channels matter, and only while ``on_watch`` says so.
 * ``on_snapshot(channel, uuids)``: after a here-now snapshot of ``channel`` was folded
   in, under the lock.
 * ``close()`` (sends the leaves; waits for them on a threaded client) and
@@ -203,6 +205,8 @@ class Announcer:
         scheduler: The hub's scheduler; actions run under ``lock``.
         lock: The hub's lock.
         report: ``report(where, error, payload)`` for failures (``where="announce"``).
+        on_watch: Called (under the lock) with the client's uuid when a first channel
+            is entered, and with None when no channel is entered any more.
         transport: Where requests go; by default the client's own endpoints.
         stacklevel: Of the configuration warning issued at construction, counted from
             this constructor.
@@ -215,6 +219,7 @@ class Announcer:
         lock: threading.RLock,
         report: Report,
         *,
+        on_watch: Callable[[str | None], None] | None = None,
         transport: AnnounceTransport | str | None = "auto",
         stacklevel: int = 2,
     ) -> None:
@@ -228,8 +233,8 @@ class Announcer:
         config = getattr(pubnub, "config", None)
         uuid = getattr(config, "uuid", None)
         self.uuid: str | None = uuid if isinstance(uuid, str) and uuid else None
-        #: The client's uuid while a channel is entered, else None.
-        self.watched_uuid: str | None = None
+        self._on_watch = on_watch
+        self._watching = False
         self._entries: dict[str, _Entry] = {}
         self._leaving: dict[str, _Leaving] = {}
         self._statuses: dict[str, Latest[OwnPresence]] = {}
@@ -283,7 +288,7 @@ class Announcer:
             entry = self._entries.get(channel)
             if entry is None:
                 entry = self._entries[channel] = _Entry(channel, copied, self._now())
-                self.watched_uuid = self.uuid
+                self._watch(True)
                 self._ask(entry)
                 self._set_status(channel, OwnPresence.ENTERING)
             elif not _same_state(entry.state, copied):
@@ -322,7 +327,7 @@ class Announcer:
             confirmation = Confirmation("leave", channel)
             entry = self._entries.pop(channel, None)
             if entry is not None:
-                self.watched_uuid = self.uuid if self._entries else None
+                self._watch(bool(self._entries))
                 superseded = AnnounceError(
                     f"leave({channel!r}) was called before the server confirmed the state asked for"
                 )
@@ -363,6 +368,16 @@ class Announcer:
             )
         if self.uuid is None:
             raise RuntimeError(f"{action}: the client's config has no user_id")
+
+    def _watch(self, watching: bool) -> None:
+        if watching is self._watching:
+            return
+        self._watching = watching
+        if self._on_watch is not None:
+            try:
+                self._on_watch(self.uuid if watching else None)
+            except Exception as exc:  # the hub's hook must not break announcing
+                self._report("announce", exc, None)
 
     # -- statuses ---------------------------------------------------------------------
 
@@ -732,7 +747,7 @@ class Announcer:
             if self._closed:
                 return
             self._closed = True
-            self.watched_uuid = None
+            self._watch(False)
             if self._timer is not None:
                 self._timer.dispose()
                 self._timer = None

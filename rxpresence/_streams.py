@@ -120,6 +120,29 @@ class _HubListener(Listener):
         super().__init__(hub.push, hub._on_sdk_status, hub._report)
         self._hub = hub
 
+    def watch_own(self, uuid: str | None) -> None:
+        """Send ``uuid``'s events down the general path (to the announcer); None: stop.
+
+        An instance attribute shadows the class's ``presence`` only while the client
+        has entered a channel, so the fast path pays nothing otherwise (announce hook).
+        """
+        if uuid is None:
+            self.__dict__.pop("presence", None)
+            return
+        fast = _HubListener.presence.__get__(self)
+
+        def presence(pubnub: Any, event: Any) -> None:
+            try:
+                own = event.uuid == uuid
+            except Exception:  # not an SDK object: the general path reports it
+                own = True
+            if own:
+                Listener.presence(self, pubnub, event)
+            else:
+                fast(pubnub, event)
+
+        self.__dict__["presence"] = presence
+
     def presence(self, pubnub: Any, presence: Any) -> None:
         try:
             # Compared, not looked up: the SDK's strings are fresh, so a dict lookup
@@ -159,7 +182,6 @@ class _HubListener(Listener):
                 and presence.join is None
                 and presence.leave is None
                 and presence.timeout is None
-                and uuid != self._hub._announce.watched_uuid  # own: general path (announce)
             )
         except Exception:  # not an SDK object: the general path reports it
             fast = False
@@ -320,17 +342,24 @@ class PresenceStreams:
 
         self._leave_on_close = bool(leave_on_close)
         self._leave_task: Any = None
-        # This client's own presence (enter/update/leave); warns about heartbeats off.
-        self._announce = Announcer(pubnub, self._scheduler, self._lock, self._report, stacklevel=2)
         self._sync_alert = False  # set by the SyncManager: look at every live event
         self._sync = SyncManager(self, source, resync or ResyncSettings())
         self._watch = self._sync.watch if source is not None else None
         if pubnub is not None:
             warn_about_config(pubnub, stacklevel=2, heartbeats_off=False)  # see _announce
 
-        self._listener: Listener = _HubListener(self)
+        listener = self._listener = _HubListener(self)
+        # This client's own presence (enter/update/leave); warns about heartbeats off.
+        self._announce = Announcer(
+            pubnub,
+            self._scheduler,
+            self._lock,
+            self._report,
+            on_watch=listener.watch_own,
+            stacklevel=2,
+        )
         if pubnub is not None:
-            pubnub.add_listener(self._listener)
+            pubnub.add_listener(listener)
 
     def _of(self, action: Action) -> Observable[PresenceEvent]:
         def matches(event: PresenceEvent) -> bool:

@@ -384,3 +384,18 @@ def test_a_confirmation_can_be_awaited() -> None:
         assert "done" in repr(entered)
     finally:
         rig.close()
+
+
+def test_own_events_leave_the_fast_path_only_while_a_channel_is_entered(rig: Rig) -> None:
+    listener = rig.hub._listener
+    rosters: list[rxp.Roster] = []
+    rig.hub.roster("room").subscribe(rosters.append)
+    assert "presence" not in vars(listener)  # nothing entered: the fast path as is
+    rig.hub.enter("room").result(0)
+    assert "presence" in vars(listener)
+    rig.live("join", "bob", occupancy=1)  # others still take the fast path
+    rig.live("join", ME, occupancy=2)
+    assert rosters[-1].uuids == {"bob", ME}
+    rig.advance(0.1)
+    rig.hub.leave("room").result(0)
+    assert "presence" not in vars(listener)
