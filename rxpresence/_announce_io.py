@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ._herenow import _is_asyncio, _is_error, run_on_loop, status_error
+from ._herenow import _is_asyncio, _is_error, run_on_loop, sdk_result, status_error
 
 __all__ = [
     "AnnounceTransport",
@@ -161,17 +161,12 @@ class AsyncioTransport:
     @staticmethod
     async def _request(endpoint: Any, what: str, done: Done) -> None:
         try:
-            # .future() returns an error envelope rather than raising for HTTP errors.
-            envelope = await endpoint.future()
+            await sdk_result(endpoint, what, PresenceRequestError)
         except asyncio.CancelledError:
             _safe(done, PresenceRequestError(f"{what} was cancelled"))
             raise
         except Exception as exc:
             _safe(done, exc)
-            return
-        status = getattr(envelope, "status", None)
-        if isinstance(envelope, BaseException) or _is_error(status):
-            _safe(done, status_error(what, status, PresenceRequestError))
         else:
             _safe(done, None)
 

@@ -48,6 +48,7 @@ __all__ = [
     "ThreadedHereNow",
     "here_now_source",
     "run_on_loop",
+    "sdk_result",
     "send_leave",
     "status_error",
 ]
@@ -305,19 +306,16 @@ class AsyncioHereNow:
             self._running.discard(handle)
 
     async def _fetch(self, request: HereNowRequest, done: HereNowCallback) -> None:
+        what = f"here-now of {request.channel!r}"
         try:
-            envelope = await _configure(self._pubnub, request).future()
+            result = await sdk_result(_configure(self._pubnub, request), what, HereNowError)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             _safe(done, exc)
             return
-        status = getattr(envelope, "status", None)
-        if isinstance(envelope, BaseException) or _is_error(status):
-            _safe(done, _status_error(request, status))
-            return
         try:
-            page: HereNowPage | BaseException = parse_result(request, envelope.result)
+            page: HereNowPage | BaseException = parse_result(request, result)
         except Exception as exc:
             page = exc
         _safe(done, page)
@@ -335,6 +333,27 @@ class AsyncioHereNow:
                     handle.cancel()
             except RuntimeError:  # the loop is already closed
                 pass
+
+
+async def sdk_result(endpoint: Any, what: str, kind: type[Exception]) -> Any:
+    """Await an asyncio endpoint's ``.future()``: its result, or the error it reports.
+
+    ``.future()`` returns an error envelope (a ``PubNubAsyncioException`` whose
+    ``status`` says what went wrong) rather than raising for HTTP errors.
+
+    Args:
+        endpoint: A configured SDK endpoint of a ``PubNubAsyncio`` client.
+        what: The request, for the message (``"here-now of 'lobby'"``).
+        kind: The exception class to raise when the status carries no exception.
+
+    Raises:
+        Exception: The status's exception, or a ``kind`` naming its category.
+    """
+    envelope = await endpoint.future()
+    status = getattr(envelope, "status", None)
+    if isinstance(envelope, BaseException) or _is_error(status):
+        raise status_error(what, status, kind)
+    return envelope.result
 
 
 def run_on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Any:

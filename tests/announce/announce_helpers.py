@@ -6,9 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from unittest import mock
 
-from helpers import FakePubNub, sdk_event
-from pubnub.enums import PNStatusCategory
-from pubnub.models.consumer.common import PNStatus
+from helpers import FakePubNub, sdk_event, sdk_status
 from pubnub.pnconfiguration import PNConfiguration
 from reactivex.testing import TestScheduler
 
@@ -90,12 +88,6 @@ def config(timeout: int = 60, *, origin: str = "127.0.0.1:9") -> PNConfiguration
     return result
 
 
-def status(category: str) -> PNStatus:
-    result = PNStatus()
-    result.category = getattr(PNStatusCategory, category)
-    return result
-
-
 class Rig:
     """A hub on a :class:`ConfiguredPubNub` with a :class:`FakeTransport` and virtual time.
 
@@ -139,7 +131,7 @@ class Rig:
         self.pubnub.presence(sdk_event(action, uuid, timetoken=self._tt, **fields))
 
     def status(self, category: str) -> None:
-        self.pubnub.status(status(category))
+        self.pubnub.status(sdk_status(category))
 
     def close(self) -> None:
         self.hub.close()

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
 
 import pytest
 from announce_e2e import TIMEOUT
-from polling import async_wait_for, no_leaked_threads
+from polling import async_wait_for
 from pubnub.pubnub_asyncio import PubNubAsyncio
 from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 
 import rxpresence as rxp
 from rxpresence import aio
-from rxpresence.server import LocalPresenceServer, ServerSettings
+from rxpresence.server import LocalPresenceServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
-
-Factory = Callable[..., LocalPresenceServer]
-
-
-@pytest.fixture
-def server(presence_server_factory: Factory) -> Iterator[LocalPresenceServer]:
-    with no_leaked_threads():
-        made = presence_server_factory(ServerSettings.fast())
-        try:
-            yield made
-        finally:
-            made.stop()
 
 
 def test_async_for_over_a_graced_roster_and_over_events(server: LocalPresenceServer) -> None:

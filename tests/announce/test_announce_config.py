@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from unittest import mock
 
 import pytest
-from announce_helpers import ConfiguredPubNub, FakeTransport, config, status
+from announce_helpers import ConfiguredPubNub, FakeTransport, config
+from helpers import sdk_status as status
 from pubnub.pnconfiguration import PNConfiguration
 from reactivex.testing import TestScheduler
 

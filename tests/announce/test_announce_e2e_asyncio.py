@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from announce_e2e import TIMEOUT, Watcher, endpoints, heartbeat_channels
-from polling import async_wait_for, no_leaked_threads, stop_sync_clients
+from polling import async_wait_for, stop_sync_clients
 from proxy import TcpProxy
 from pubnub.enums import PNReconnectionPolicy
 from pubnub.pubnub_asyncio import PubNubAsyncio
 
 import rxpresence as rxp
-from rxpresence.server import LocalPresenceServer, ServerSettings
+from rxpresence.server import LocalPresenceServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
-Factory = Callable[..., LocalPresenceServer]
 STATE = {"name": "Grace", "role": "admiral"}
-
-
-@pytest.fixture
-def server(presence_server_factory: Factory) -> Iterator[LocalPresenceServer]:
-    with no_leaked_threads():
-        made = presence_server_factory(ServerSettings.fast())
-        try:
-            yield made
-        finally:
-            made.stop()
 
 
 @pytest.fixture
