@@ -50,8 +50,9 @@ How presence is kept
   it), the entered channels are heartbeated again at once. Because heartbeats are
   idempotent, a spurious re-assertion costs one request and no event, and an outage
   ends in exactly one join (the first heartbeat that gets through). The asyncio client
-  never reports a reconnect: a successful request (a heartbeat, a here-now snapshot or
-  a live event) is itself the sign that the network is back.
+  never reports a reconnect: a successful request (a heartbeat, a here-now snapshot, or
+  the subscribe that delivered a live event handed to ``on_event``) is itself the sign
+  that the network is back.
 * **Backoff.** A failed request is retried after 0.1 s, doubling up to 4 s (plus up to
   10 % jitter), and two requests are always at least 0.1 s apart: at most about ten
   attempts per second during an outage, and back within about 4 s of the network

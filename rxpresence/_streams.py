@@ -350,12 +350,13 @@ class PresenceStreams:
 
         listener = self._listener = _HubListener(self)
         # This client's own presence (enter/update/leave); warns about heartbeats off.
+        self._own_uuid: str | None = None  # the client's uuid while a channel is entered
         self._announce = Announcer(
             pubnub,
             self._scheduler,
             self._lock,
             self._report,
-            on_watch=listener.watch_own,
+            on_watch=self._watch_own,
             stacklevel=2,
         )
         if pubnub is not None:
@@ -387,9 +388,15 @@ class PresenceStreams:
                 watch = self._watch
                 if watch is not None:
                     watch(event[1], new, event)
-                self._announce.on_event(event)  # announce hook
+                if self._own_uuid is not None:  # announce hook: a channel is entered
+                    self._announce.on_event(event)
         except Exception as exc:  # must not reach the SDK's thread
             self._report("listener", exc, event)
+
+    def _watch_own(self, uuid: str | None) -> None:
+        # announce hook: own events go to the announcer only while a channel is entered.
+        self._own_uuid = uuid
+        self._listener.watch_own(uuid)
 
     def _on_sdk_status(self, status: Any) -> None:
         with self._lock:
