@@ -90,7 +90,7 @@ def _grace_seconds(grace: float | timedelta) -> float:
 
 def _view(source: Fanout[Any]) -> Observable[Any]:
     # Hand out a plain Observable so callers cannot push into the hub's fan-outs.
-    # States (a Latest) are marked as such, for rxpresence.aio (announce branch).
+    # States (a Latest) are marked as such, for rxpresence.aio (announce hook: _views).
     if isinstance(source, Latest):
         return StateView(source._subscribe_core)
     return Observable(source._subscribe_core)
