@@ -4,8 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-lowest test-pythons package-check lint typecheck bench bench-e2e docs \
-        notebooks check clean
+.PHONY: demo example test test-lowest test-pythons package-check lint typecheck bench \
+        bench-e2e docs notebooks check clean
 
 $(STAMP): pyproject.toml rxpresence/_version.py
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml rxpresence/_version.py
 
 demo: $(STAMP)
 	$(PY) -m rxpresence demo $(ARGS)
+
+example: $(STAMP)
+	$(PY) -m examples.web_presence $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
@@ -32,8 +35,8 @@ package-check: $(STAMP)
 	PY=$(PY) PYTHON=$(PYTHON) .ci/package-check
 
 lint: $(STAMP)
-	$(PY) -m ruff check rxpresence tests bench
-	$(PY) -m ruff format --check rxpresence tests bench
+	$(PY) -m ruff check rxpresence tests bench examples
+	$(PY) -m ruff format --check rxpresence tests bench examples
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -10,11 +10,14 @@ subscribe to who is online::
 
 Events are :class:`PresenceEvent` values; rosters are immutable :class:`Roster`
 snapshots; the operators in :mod:`rxpresence.operators` compose the same pieces by hand.
+The hub also announces the client's own presence (``presence.enter("lobby", state)``),
+and :mod:`rxpresence.aio` iterates any stream with ``async for``.
 """
 
 from ._event import Action, PresenceEvent, PresenceEventError
 from ._guardrails import PresenceConfigWarning
 from ._herenow import FakeHereNow, HereNowPage, HereNowRequest, HereNowSource
+from ._own_presence import AnnounceError, AnnounceTimeout, Confirmation, OwnPresence
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Member, Roster, RosterDiff
 from ._streams import PresenceStreams
@@ -24,6 +27,9 @@ from ._version import __version__
 
 __all__ = [
     "Action",
+    "AnnounceError",
+    "AnnounceTimeout",
+    "Confirmation",
     "ConnectionStatus",
     "ErrorReport",
     "FakeHereNow",
@@ -31,6 +37,7 @@ __all__ = [
     "HereNowRequest",
     "HereNowSource",
     "Member",
+    "OwnPresence",
     "PresenceConfigWarning",
     "PresenceEvent",
     "PresenceEventError",

@@ -17,6 +17,14 @@ RxPY's ``Subject`` nor ``scan`` serialise concurrent ``on_next``.
 Why nothing may raise out of the listener: an exception escaping a listener callback
 kills the SDK's worker thread and silently ends all delivery. Failures become
 :class:`ErrorReport` values on ``errors`` instead.
+
+The other side of presence, announcing this client's own (:meth:`PresenceStreams.enter`,
+``update``, ``leave``, ``own_presence``), lives in ``_announce``: the hub delegates the
+calls and feeds it statuses, its own uuid's live events and folded snapshots.
+
+State streams (rosters, occupancy, ``rosters()``, ``where_is``, users, own presence)
+are handed out as :class:`~rxpresence._views.StateView` instances, so that
+:func:`rxpresence.aio.values` keeps only their latest value for a slow consumer.
 """
 
 from __future__ import annotations
@@ -32,16 +40,19 @@ from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable
 
+from ._announce import Announcer
 from ._event import Action, PresenceEvent
 from ._fanout import Fanout, Latest
 from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
 from ._listener import Listener
 from ._locked import LockedScheduler, TimerThread
+from ._own_presence import Confirmation, OwnPresence
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Roster
 from ._sync import ResyncSettings, SyncManager
 from ._users import UserKey, UserRoster, to_users
+from ._views import StateView, state_view
 
 __all__ = ["PresenceStreams"]
 
@@ -79,6 +90,9 @@ def _grace_seconds(grace: float | timedelta) -> float:
 
 def _view(source: Fanout[Any]) -> Observable[Any]:
     # Hand out a plain Observable so callers cannot push into the hub's fan-outs.
+    # States (a Latest) are marked as such, for rxpresence.aio (announce hook: _views).
+    if isinstance(source, Latest):
+        return StateView(source._subscribe_core)
     return Observable(source._subscribe_core)
 
 
@@ -105,6 +119,29 @@ class _HubListener(Listener):
     def __init__(self, hub: PresenceStreams) -> None:
         super().__init__(hub.push, hub._on_sdk_status, hub._report)
         self._hub = hub
+
+    def watch_own(self, uuid: str | None) -> None:
+        """Send ``uuid``'s events down the general path (to the announcer); None: stop.
+
+        An instance attribute shadows the class's ``presence`` only while the client
+        has entered a channel, so the fast path pays nothing otherwise (announce hook).
+        """
+        if uuid is None:
+            self.__dict__.pop("presence", None)
+            return
+        fast = _HubListener.presence.__get__(self)
+
+        def presence(pubnub: Any, event: Any) -> None:
+            try:
+                own = event.uuid == uuid
+            except Exception:  # not an SDK object: the general path reports it
+                own = True
+            if own:
+                Listener.presence(self, pubnub, event)
+            else:
+                fast(pubnub, event)
+
+        self.__dict__["presence"] = presence
 
     def presence(self, pubnub: Any, presence: Any) -> None:
         try:
@@ -254,7 +291,12 @@ class PresenceStreams:
     The client's configuration is checked once: settings that make presence unreliable
     are reported as a :class:`PresenceConfigWarning` naming the fix.
 
-    Use it as a context manager, or call :meth:`close`, to remove the listener.
+    Watching is one side of presence; :meth:`enter`, :meth:`update`, :meth:`leave` and
+    :meth:`own_presence` are the other: they announce this client, keep it present with
+    its state through outages, and leave on :meth:`close`.
+
+    Use it as a context manager, or call :meth:`close`, to remove the listener (and
+    leave the entered channels).
 
     Example:
         >>> with PresenceStreams(pubnub) as presence:  # doctest: +SKIP
@@ -304,11 +346,21 @@ class PresenceStreams:
         self._sync = SyncManager(self, source, resync or ResyncSettings())
         self._watch = self._sync.watch if source is not None else None
         if pubnub is not None:
-            warn_about_config(pubnub, stacklevel=2)
+            warn_about_config(pubnub, stacklevel=2, heartbeats_off=False)  # see _announce
 
-        self._listener: Listener = _HubListener(self)
+        listener = self._listener = _HubListener(self)
+        # This client's own presence (enter/update/leave); warns about heartbeats off.
+        self._own_uuid: str | None = None  # the client's uuid while a channel is entered
+        self._announce = Announcer(
+            pubnub,
+            self._scheduler,
+            self._lock,
+            self._report,
+            on_watch=self._watch_own,
+            stacklevel=2,
+        )
         if pubnub is not None:
-            pubnub.add_listener(self._listener)
+            pubnub.add_listener(listener)
 
     def _of(self, action: Action) -> Observable[PresenceEvent]:
         def matches(event: PresenceEvent) -> bool:
@@ -336,8 +388,15 @@ class PresenceStreams:
                 watch = self._watch
                 if watch is not None:
                     watch(event[1], new, event)
+                if self._own_uuid is not None:  # announce hook: a channel is entered
+                    self._announce.on_event(event)
         except Exception as exc:  # must not reach the SDK's thread
             self._report("listener", exc, event)
+
+    def _watch_own(self, uuid: str | None) -> None:
+        # announce hook: own events go to the announcer only while a channel is entered.
+        self._own_uuid = uuid
+        self._listener.watch_own(uuid)
 
     def _on_sdk_status(self, status: Any) -> None:
         with self._lock:
@@ -345,6 +404,7 @@ class PresenceStreams:
                 record = ConnectionStatus.from_sdk(status)
                 self._status.on_next(record)
                 self._sync.on_status(record)
+                self._announce.on_status(record)  # announce hook
 
     # -- rosters ------------------------------------------------------------------
 
@@ -437,7 +497,7 @@ class PresenceStreams:
         if not isinstance(uuid, str) or not uuid:
             raise ValueError(f"uuid must be a non-empty string, got {uuid!r}")
         with self._lock:
-            return self._sync.where_is(uuid)
+            return state_view(self._sync.where_is(uuid))  # marked a state (announce)
 
     def users(
         self, channel: str, *, key: UserKey, grace: float | timedelta | None = None
@@ -453,7 +513,8 @@ class PresenceStreams:
                 ``lambda uuid, state: uuid.split(".")[0]``.
             grace: As for :meth:`roster`.
         """
-        return self.roster(channel, grace=grace).pipe(to_users(key, self._report))
+        users = self.roster(channel, grace=grace).pipe(to_users(key, self._report))
+        return state_view(users)  # marked a state (announce)
 
     def resync(self, channel: str | None = None) -> None:
         """Fetch a fresh here-now snapshot now (at most one request per channel in flight).
@@ -465,6 +526,108 @@ class PresenceStreams:
         with self._lock:
             if not self._closed:
                 self._sync.resync(channel)
+
+    # -- announcing this client's own presence (delegated: see _announce) ---------
+
+    def enter(
+        self,
+        channel: str,
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | timedelta | None = 10.0,
+    ) -> Confirmation:
+        """Announce this client on ``channel`` with ``state``, and keep it there.
+
+        The server announces one join carrying the state (not a join followed by a
+        state change). From then on rxpresence keeps the client present, whatever the
+        SDK's heartbeat settings: it heartbeats about every ``T / 2 - 1`` seconds (``T``
+        being ``config.presence_timeout``), carrying the state, and after a reconnect,
+        a snapshot without the client or its own timeout event it asserts presence and
+        state again (one join per outage). It does not subscribe: to watch the channel
+        too, subscribe to ``f"{channel}-pnpres"``, which delivers presence events
+        without making the client present through its subscribe requests.
+
+        Entering a channel already entered replaces its state, like :meth:`update`.
+
+        Args:
+            channel: The channel (without ``-pnpres``).
+            state: A JSON object (at most 8 KiB as JSON), or None for no state.
+            timeout: Seconds (or a timedelta) to wait for the server's confirmation;
+                None waits as long as it takes.
+
+        Returns:
+            A :class:`Confirmation`: a ``concurrent.futures.Future`` (threaded apps:
+            ``.result()``) that can also be awaited (asyncio apps: ``await``). It
+            completes when the server confirmed, or fails with
+            :class:`AnnounceTimeout` after ``timeout`` while rxpresence keeps trying
+            in the background until :meth:`leave`.
+
+        Raises:
+            ValueError: A bad channel name, state or timeout.
+            RuntimeError: The hub is closed or has no client.
+
+        Example:
+            >>> presence.enter("lobby", {"name": "Ada"}).result(5)  # doctest: +SKIP
+        """
+        return self._announce.enter(channel, state, timeout)
+
+    def update(
+        self,
+        channel: str,
+        state: Mapping[str, Any] | None,
+        *,
+        timeout: float | timedelta | None = 10.0,
+    ) -> Confirmation:
+        """Replace this client's state on an entered ``channel``.
+
+        The server announces exactly one state change (none if the state is the same).
+
+        Args:
+            channel: A channel entered with :meth:`enter`.
+            state: The new state (a JSON object), or None to clear it.
+            timeout: As for :meth:`enter`.
+
+        Returns:
+            A :class:`Confirmation`, as for :meth:`enter`.
+
+        Raises:
+            ValueError: ``channel`` is not entered (at once), or a bad argument.
+            RuntimeError: The hub is closed or has no client.
+        """
+        return self._announce.update(channel, state, timeout)
+
+    def leave(self, channel: str, *, timeout: float | timedelta | None = 10.0) -> Confirmation:
+        """Leave ``channel``: the server announces a leave (not a timeout).
+
+        Stops every heartbeat naming the channel; a heartbeat in flight ends before the
+        leave is sent. Subscriptions the app made itself are left alone (if the app
+        subscribed to ``channel`` itself, its subscribe requests keep it present).
+        Leaving a channel that is not entered completes at once.
+
+        Args:
+            channel: The channel.
+            timeout: As for :meth:`enter`.
+
+        Returns:
+            A :class:`Confirmation` that completes when the server confirmed the leave.
+
+        Raises:
+            ValueError: A bad channel name or timeout.
+            RuntimeError: The hub is closed or has no client.
+        """
+        return self._announce.leave(channel, timeout)
+
+    def own_presence(self, channel: str) -> Observable[OwnPresence]:
+        """Whether the server sees this client on ``channel``: at once, then each change.
+
+        Emits :class:`OwnPresence` values: ``ABSENT``, ``ENTERING`` (not confirmed yet),
+        ``PRESENT``, ``REENTERING`` (the server dropped the client; rxpresence is
+        asserting its presence again) and ``LEAVING``.
+
+        Args:
+            channel: The channel.
+        """
+        return self._announce.own_presence(channel)
 
     # -- failures -----------------------------------------------------------------
 
@@ -484,7 +647,12 @@ class PresenceStreams:
     # -- lifetime -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Remove the listener, stop timers and complete every stream (idempotent)."""
+        """Leave entered channels, remove the listener, stop timers, complete every stream.
+
+        Idempotent. On a threaded client the leaves are sent and waited for (a few
+        seconds at most); on an asyncio client they are scheduled on the loop: await
+        :meth:`aclose` to wait for them.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -494,6 +662,7 @@ class PresenceStreams:
                 self._pubnub.remove_listener(self._listener)
             except Exception as exc:
                 log.debug("remove_listener failed: %s", exc)
+        self._announce.close()  # announce hook: leaves the entered channels
         self._feeds.dispose()
         with self._lock:
             self._sync.close()
@@ -523,8 +692,9 @@ class PresenceStreams:
             log.warning("rxpresence could not send a leave on close: %s", exc)
 
     async def aclose(self) -> None:
-        """:meth:`close`, then wait for the leave it sent (for asyncio clients)."""
+        """:meth:`close`, then wait for the leaves it sent (for asyncio clients)."""
         self.close()
+        await self._announce.aclose()  # announce hook
         task, self._leave_task = self._leave_task, None
         if task is not None:
             try:

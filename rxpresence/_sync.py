@@ -543,6 +543,7 @@ class SyncManager:
             if not clears:
                 new = new.with_stale(old.stale_since)
             track.synced = True
+            hub._announce.on_snapshot(track.name, fetch.occupants)  # announce hook
         else:
             new = old
             if old._timetoken <= tt and old._occupancy != fetch.occupancy:
