@@ -10,22 +10,27 @@ subscribe to who is online::
 
 Events are :class:`PresenceEvent` values; rosters are immutable :class:`Roster`
 snapshots; the operators in :mod:`rxpresence.operators` compose the same pieces by hand.
+The hub also announces the client's own presence (``presence.enter("lobby", state)``),
+and :mod:`rxpresence.aio` iterates any stream with ``async for``.
 """
 
 from ._event import Action, PresenceEvent, PresenceEventError
 from ._grace import HiddenFlicker
 from ._guardrails import PresenceConfigWarning
 from ._herenow import FakeHereNow, HereNowPage, HereNowRequest, HereNowSource
+from ._own_presence import AnnounceError, AnnounceTimeout, Confirmation, OwnPresence
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Member, Roster, RosterDiff
 from ._streams import PresenceStreams
 from ._sync import ResyncSettings
 from ._users import User, UserDiff, UserRoster
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Action",
+    "AnnounceError",
+    "AnnounceTimeout",
+    "Confirmation",
     "ConnectionStatus",
     "ErrorReport",
     "FakeHereNow",
@@ -34,6 +39,7 @@ __all__ = [
     "HereNowSource",
     "HiddenFlicker",
     "Member",
+    "OwnPresence",
     "PresenceConfigWarning",
     "PresenceEvent",
     "PresenceEventError",

@@ -128,6 +128,7 @@ class ChannelRegistry:
         self._watch: FoldWatch | None = None
         self._watch_every_event = False
         self._on_open: Callable[[str], None] | None = None
+        self._tap: Callable[[PresenceEvent], None] | None = None
 
     # -- folding ----------------------------------------------------------------------
 
@@ -153,6 +154,8 @@ class ChannelRegistry:
                 self._fold_graced(channel, event)
             if self._watch is not None:
                 self._after_fold(channel.name, new, event)
+            if self._tap is not None:
+                self._tap(event)
 
     def _after_fold(self, name: str, new: Roster, event: PresenceEvent) -> None:
         watch = self._watch
@@ -202,6 +205,12 @@ class ChannelRegistry:
         """Whether every fold is watched (an outage or a drift streak), not only those
         whose count disagrees with the roster."""
         return self._watch is not None and self._watch_every_event
+
+    def tap(self, tap: Callable[[PresenceEvent], None] | None) -> None:
+        """Call ``tap`` with every event folded (None: stop); for a hook that must see
+        events whether or not ``events`` is observed (the hub's announcer, only while
+        its client has entered a channel)."""
+        self._tap = tap
 
     def on_open(self, opened: Callable[[str], None] | None) -> None:
         """Call ``opened`` with the name of every channel created from now on."""

@@ -21,7 +21,9 @@ from typing import Any, Generic, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-__all__ = ["DirectView", "Fanout", "Latest", "Report"]
+from ._views import StateView
+
+__all__ = ["DirectView", "Fanout", "Latest", "LatestView", "Report"]
 
 _T = TypeVar("_T")
 
@@ -125,6 +127,10 @@ class Latest(Fanout[_T], Generic[_T]):
         super().__init__(lock, report)
         self.value = value
 
+    def view(self) -> LatestView[_T]:
+        """An ``Observable`` subscribing to this state (marked as one, for ``aio``)."""
+        return LatestView(self)
+
     def _on_subscribe(self, subscriber: _Subscriber) -> None:
         try:
             subscriber.on_next(self.value)
@@ -165,3 +171,7 @@ class DirectView(Observable[_T], Generic[_T]):
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         return self._fanout.add(observer.on_next, observer.on_completed)
+
+
+class LatestView(DirectView[_T], StateView[_T], Generic[_T]):
+    """The :class:`DirectView` of a :class:`Latest`: a stream of successive states."""

@@ -47,7 +47,12 @@ __all__ = [
     "HereNowSource",
     "ThreadedHereNow",
     "here_now_source",
+    "is_asyncio_client",
+    "is_error_status",
+    "run_on_loop",
+    "sdk_result",
     "send_leave",
+    "status_error",
 ]
 
 log = logging.getLogger("rxpresence")
@@ -117,6 +122,17 @@ class HereNowSource(Protocol):
 
 def _status_error(request: HereNowRequest, status: Any) -> BaseException:
     """The exception an SDK error status carries, or one naming its category."""
+    return status_error(f"here-now of {request.channel!r}", status, HereNowError)
+
+
+def status_error(what: str, status: Any, kind: type[Exception]) -> BaseException:
+    """The exception an SDK error ``status`` carries, else a ``kind`` naming its category.
+
+    Args:
+        what: The request, for the message (``"here-now of 'lobby'"``).
+        status: The SDK's ``PNStatus`` (or None).
+        kind: The exception class to build when the status carries none.
+    """
     error_data = getattr(status, "error_data", None)
     exception = getattr(error_data, "exception", None)
     if isinstance(exception, BaseException):
@@ -124,10 +140,11 @@ def _status_error(request: HereNowRequest, status: Any) -> BaseException:
     category = getattr(getattr(status, "category", None), "name", None) or "unknown error"
     code = getattr(status, "status_code", None)
     detail = f" (HTTP {code})" if code else ""
-    return HereNowError(f"here-now of {request.channel!r} failed: {category}{detail}")
+    return kind(f"{what} failed: {category}{detail}")
 
 
-def _is_error(status: Any) -> bool:
+def is_error_status(status: Any) -> bool:
+    """Whether an SDK status says the request failed (a missing or unreadable one does)."""
     if status is None:
         return True
     try:
@@ -225,7 +242,7 @@ class ThreadedHereNow:
             return
 
         def callback(result: Any, status: Any) -> None:
-            if _is_error(status):
+            if is_error_status(status):
                 _safe(done, _status_error(request, status))
                 return
             try:
@@ -283,19 +300,7 @@ class AsyncioHereNow:
             _safe(done, error)
 
     def _start(self, coro: Coroutine[Any, Any, None]) -> None:
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        try:
-            if running is loop:
-                handle: Any = loop.create_task(coro)
-            else:
-                handle = asyncio.run_coroutine_threadsafe(coro, loop)
-        except BaseException:
-            coro.close()
-            raise
+        handle = run_on_loop(self.loop, coro)
         self._running.add(handle)
         handle.add_done_callback(self._forget)
 
@@ -304,19 +309,16 @@ class AsyncioHereNow:
             self._running.discard(handle)
 
     async def _fetch(self, request: HereNowRequest, done: HereNowCallback) -> None:
+        what = f"here-now of {request.channel!r}"
         try:
-            envelope = await _configure(self._pubnub, request).future()
+            result = await sdk_result(_configure(self._pubnub, request), what, HereNowError)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             _safe(done, exc)
             return
-        status = getattr(envelope, "status", None)
-        if isinstance(envelope, BaseException) or _is_error(status):
-            _safe(done, _status_error(request, status))
-            return
         try:
-            page: HereNowPage | BaseException = parse_result(request, envelope.result)
+            page: HereNowPage | BaseException = parse_result(request, result)
         except Exception as exc:
             page = exc
         _safe(done, page)
@@ -336,7 +338,49 @@ class AsyncioHereNow:
                 pass
 
 
-def _is_asyncio(pubnub: Any) -> bool:
+async def sdk_result(endpoint: Any, what: str, kind: type[Exception]) -> Any:
+    """Await an asyncio endpoint's ``.future()``: its result, or the error it reports.
+
+    ``.future()`` returns an error envelope (a ``PubNubAsyncioException`` whose
+    ``status`` says what went wrong) rather than raising for HTTP errors.
+
+    Args:
+        endpoint: A configured SDK endpoint of a ``PubNubAsyncio`` client.
+        what: The request, for the message (``"here-now of 'lobby'"``).
+        kind: The exception class to raise when the status carries no exception.
+
+    Raises:
+        Exception: The status's exception, or a ``kind`` naming its category.
+    """
+    envelope = await endpoint.future()
+    status = getattr(envelope, "status", None)
+    if isinstance(envelope, BaseException) or is_error_status(status):
+        raise status_error(what, status, kind)
+    return envelope.result
+
+
+def run_on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Any:
+    """Start ``coro`` on ``loop`` from any thread; returns its task or concurrent future.
+
+    On the loop's own thread this is ``loop.create_task``; elsewhere (timer threads)
+    ``asyncio.run_coroutine_threadsafe``. If neither can start it, ``coro`` is closed
+    and the error raised.
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    try:
+        if running is loop:
+            return loop.create_task(coro)
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+    except BaseException:
+        coro.close()
+        raise
+
+
+def is_asyncio_client(pubnub: Any) -> bool:
+    """Whether ``pubnub`` is a ``PubNubAsyncio`` client."""
     try:
         from pubnub.pubnub_asyncio import PubNubAsyncio
     except ImportError:  # pragma: no cover - the SDK is a dependency
@@ -364,7 +408,7 @@ def here_now_source(pubnub: Any, here_now: Any) -> HereNowSource | None:
             raise TypeError(f'here_now must be "auto", None or a HereNowSource, got {here_now!r}')
         if pubnub is None or not callable(getattr(pubnub, "here_now", None)):
             return None
-        return AsyncioHereNow(pubnub) if _is_asyncio(pubnub) else ThreadedHereNow(pubnub)
+        return AsyncioHereNow(pubnub) if is_asyncio_client(pubnub) else ThreadedHereNow(pubnub)
     if isinstance(here_now, HereNowSource):
         return here_now
     raise TypeError(f'here_now must be "auto", None or a HereNowSource, got {here_now!r}')
@@ -401,7 +445,7 @@ def send_leave(
         endpoint = endpoint.channels(chs)
     if gs:
         endpoint = endpoint.channel_groups(gs)
-    if not _is_asyncio(pubnub):
+    if not is_asyncio_client(pubnub):
         endpoint.sync()
         return None
     loop: asyncio.AbstractEventLoop = pubnub.event_loop

@@ -76,8 +76,9 @@ class ErrorReport(NamedTuple):
         where: What failed: ``"event"`` (a malformed presence event),
             ``"subscriber"`` (an observer raised), ``"listener"`` (an unexpected
             failure inside rxpresence's SDK listener), ``"here-now"`` (a snapshot
-            request failed), ``"resync"`` or ``"timer"`` (a scheduled action, such
-            as the end of a grace period, raised).
+            request failed), ``"announce"`` (a heartbeat or leave of the client's
+            own presence failed; it is retried), ``"resync"`` or ``"timer"`` (a
+            scheduled action, such as the end of a grace period, raised).
         error: The exception.
         payload: What was being handled: the SDK object, the event or the roster.
     """

@@ -12,6 +12,11 @@ methods:
 * the :class:`~rxpresence._sync.SyncManager` decides when to ask here-now and gives the
   answers to the registry.
 
+The other side of presence, announcing this client's own (:meth:`PresenceStreams.enter`,
+``update``, ``leave``, ``own_presence``), is the :class:`~rxpresence._announce.Announcer`:
+the hub delegates the calls and feeds it statuses, folded snapshots, and, while a channel
+is entered, the events folded.
+
 The per-action observables are filters of ``events``; composing them by hand with
 ``merge`` and ``to_roster`` gives the same rosters as :meth:`PresenceStreams.roster` (a
 test proves it), and ``events | for_channel(c) | suppress_flicker(g) | to_roster(c)``
@@ -33,6 +38,7 @@ from typing import Any
 from reactivex import Observable, abc
 from reactivex import operators as ops
 
+from ._announce import Announcer
 from ._channels import ChannelRegistry
 from ._event import Action, PresenceEvent
 from ._fanout import Fanout
@@ -41,10 +47,12 @@ from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
 from ._listener import Listener
 from ._locked import TimerThread
+from ._own_presence import Confirmation, OwnPresence
 from ._reports import ConnectionStatus, ErrorReport
 from ._roster import Roster
 from ._sync import ResyncSettings, SyncManager, channel_names
 from ._users import UserKey, UserRoster, to_users
+from ._views import state_view
 
 __all__ = ["PresenceStreams"]
 
@@ -85,7 +93,12 @@ class PresenceStreams:
     The client's configuration is checked once: settings that make presence unreliable
     are reported as a :class:`PresenceConfigWarning` naming the fix.
 
-    Use it as a context manager, or call :meth:`close`, to remove the listener.
+    Watching is one side of presence; :meth:`enter`, :meth:`update`, :meth:`leave` and
+    :meth:`own_presence` are the other: they announce this client, keep it present with
+    its state through outages, and leave on :meth:`close`.
+
+    Use it as a context manager, or call :meth:`close`, to remove the listener (and
+    leave the entered channels).
 
     Example:
         >>> with PresenceStreams(pubnub) as presence:  # doctest: +SKIP
@@ -125,9 +138,21 @@ class PresenceStreams:
 
         self._leave_on_close = bool(leave_on_close)
         self._leave_task: Any = None
+        self._closing = False
         if pubnub is not None:
-            warn_about_config(pubnub, stacklevel=2)
+            # Heartbeats-off is the announcer's to judge: it keeps entered channels alive.
+            warn_about_config(pubnub, stacklevel=2, heartbeats_off=False)
         self._listener = Listener(self._registry.fold, self._on_status, self._report)
+        # This client's own presence (enter, update, leave); warns about heartbeats off.
+        self._announce = Announcer(
+            pubnub,
+            self._registry.scheduler,
+            self._registry.lock,
+            self._report,
+            on_watch=self._watch_own,
+            stacklevel=2,
+        )
+        self._sync.on_snapshot = self._announce.on_snapshot
         if pubnub is not None:
             pubnub.add_listener(self._listener)
 
@@ -152,6 +177,12 @@ class PresenceStreams:
             if not self._registry.closed:
                 self._status.on_next(record)
                 self._sync.on_status(record)
+                self._announce.on_status(record)
+
+    def _watch_own(self, uuid: str | None) -> None:
+        # The announcer sees the events folded only while a channel is entered (its own
+        # timeouts and leaves mean: enter again); otherwise folds pay nothing for it.
+        self._registry.tap(None if uuid is None else self._announce.on_event)
 
     # -- rosters ------------------------------------------------------------------
 
@@ -257,7 +288,7 @@ class PresenceStreams:
                 ``lambda uuid, state: uuid.split(".")[0]``.
             grace: As for :meth:`roster`.
         """
-        return self.roster(channel, grace=grace).pipe(to_users(key, self._report))
+        return state_view(self.roster(channel, grace=grace).pipe(to_users(key, self._report)))
 
     def resync(self, channel: str | None = None) -> None:
         """Fetch a fresh here-now snapshot now (at most one request per channel in flight).
@@ -269,6 +300,108 @@ class PresenceStreams:
         with self._registry.lock:
             if not self._registry.closed:
                 self._sync.resync(channel)
+
+    # -- announcing this client's own presence (delegated: see _announce) ---------
+
+    def enter(
+        self,
+        channel: str,
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | timedelta | None = 10.0,
+    ) -> Confirmation:
+        """Announce this client on ``channel`` with ``state``, and keep it there.
+
+        The server announces one join carrying the state (not a join followed by a
+        state change). From then on rxpresence keeps the client present, whatever the
+        SDK's heartbeat settings: it heartbeats about every ``T / 2 - 1`` seconds (``T``
+        being ``config.presence_timeout``), carrying the state, and after a reconnect,
+        a snapshot without the client or its own timeout event it asserts presence and
+        state again (one join per outage). It does not subscribe: to watch the channel
+        too, subscribe to ``f"{channel}-pnpres"``, which delivers presence events
+        without making the client present through its subscribe requests.
+
+        Entering a channel already entered replaces its state, like :meth:`update`.
+
+        Args:
+            channel: The channel (without ``-pnpres``).
+            state: A JSON object (at most 8 KiB as JSON), or None for no state.
+            timeout: Seconds (or a timedelta) to wait for the server's confirmation;
+                None waits as long as it takes.
+
+        Returns:
+            A :class:`Confirmation`: a ``concurrent.futures.Future`` (threaded apps:
+            ``.result()``) that can also be awaited (asyncio apps: ``await``). It
+            completes when the server confirmed, or fails with
+            :class:`AnnounceTimeout` after ``timeout`` while rxpresence keeps trying
+            in the background until :meth:`leave`.
+
+        Raises:
+            ValueError: A bad channel name, state or timeout.
+            RuntimeError: The hub is closed or has no client.
+
+        Example:
+            >>> presence.enter("lobby", {"name": "Ada"}).result(5)  # doctest: +SKIP
+        """
+        return self._announce.enter(channel, state, timeout)
+
+    def update(
+        self,
+        channel: str,
+        state: Mapping[str, Any] | None,
+        *,
+        timeout: float | timedelta | None = 10.0,
+    ) -> Confirmation:
+        """Replace this client's state on an entered ``channel``.
+
+        The server announces exactly one state change (none if the state is the same).
+
+        Args:
+            channel: A channel entered with :meth:`enter`.
+            state: The new state (a JSON object), or None to clear it.
+            timeout: As for :meth:`enter`.
+
+        Returns:
+            A :class:`Confirmation`, as for :meth:`enter`.
+
+        Raises:
+            ValueError: ``channel`` is not entered (at once), or a bad argument.
+            RuntimeError: The hub is closed or has no client.
+        """
+        return self._announce.update(channel, state, timeout)
+
+    def leave(self, channel: str, *, timeout: float | timedelta | None = 10.0) -> Confirmation:
+        """Leave ``channel``: the server announces a leave (not a timeout).
+
+        Stops every heartbeat naming the channel; a heartbeat in flight ends before the
+        leave is sent. Subscriptions the app made itself are left alone (if the app
+        subscribed to ``channel`` itself, its subscribe requests keep it present).
+        Leaving a channel that is not entered completes at once.
+
+        Args:
+            channel: The channel.
+            timeout: As for :meth:`enter`.
+
+        Returns:
+            A :class:`Confirmation` that completes when the server confirmed the leave.
+
+        Raises:
+            ValueError: A bad channel name or timeout.
+            RuntimeError: The hub is closed or has no client.
+        """
+        return self._announce.leave(channel, timeout)
+
+    def own_presence(self, channel: str) -> Observable[OwnPresence]:
+        """Whether the server sees this client on ``channel``: at once, then each change.
+
+        Emits :class:`OwnPresence` values: ``ABSENT``, ``ENTERING`` (not confirmed yet),
+        ``PRESENT``, ``REENTERING`` (the server dropped the client; rxpresence is
+        asserting its presence again) and ``LEAVING``.
+
+        Args:
+            channel: The channel.
+        """
+        return self._announce.own_presence(channel)
 
     # -- failures -----------------------------------------------------------------
 
@@ -288,11 +421,17 @@ class PresenceStreams:
     # -- lifetime -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Remove the listener, stop timers and complete every stream (idempotent)."""
+        """Leave entered channels, remove the listener, stop timers, complete every stream.
+
+        Idempotent. On a threaded client the leaves are sent and waited for (a few
+        seconds at most); on an asyncio client they are scheduled on the loop: await
+        :meth:`aclose` to wait for them.
+        """
         registry = self._registry
         with registry.lock:
-            if registry.closed:
+            if registry.closed or self._closing:
                 return
+            self._closing = True
             self._sync.close()
             # Read before the registry closes: the channels whose roster lists us.
             own = self._own_channels()
@@ -301,6 +440,7 @@ class PresenceStreams:
                 self._pubnub.remove_listener(self._listener)
             except Exception as exc:
                 log.debug("remove_listener failed: %s", exc)
+        self._announce.close()  # leaves the entered channels
         registry.close()
         if self._own_timers is not None:
             self._own_timers.dispose()  # pending timers were cancelled above
@@ -329,8 +469,9 @@ class PresenceStreams:
             log.warning("rxpresence could not send a leave on close: %s", exc)
 
     async def aclose(self) -> None:
-        """:meth:`close`, then wait for the leave it sent (for asyncio clients)."""
+        """:meth:`close`, then wait for the leaves it sent (for asyncio clients)."""
         self.close()
+        await self._announce.aclose()
         task, self._leave_task = self._leave_task, None
         if task is not None:
             try:

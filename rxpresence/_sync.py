@@ -94,7 +94,7 @@ import itertools
 import math
 import random
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -285,6 +285,10 @@ class SyncManager:
             fetched).
         settings: Timing and paging.
         report: Where failed requests go (``"here-now"``, ``"resync"``).
+
+    Attributes:
+        on_snapshot: Called with ``(channel, occupants)`` after each complete here-now
+            answer was folded in (the hub's announcer checks that its client is listed).
     """
 
     def __init__(
@@ -309,6 +313,7 @@ class SyncManager:
         self._outage_seq = 0
         self._random = random.Random()
         self._track_all = False
+        self.on_snapshot: Callable[[str, Mapping[str, Any]], None] | None = None
         self._set_alert()
 
     @property
@@ -635,6 +640,8 @@ class SyncManager:
                 clears_stale=clears,
             )
             track.synced = True
+            if self.on_snapshot is not None:
+                self.on_snapshot(track.name, fetch.occupants)
         else:
             self._registry.set_occupancy(
                 track.name, fetch.occupancy, timetoken=tt, clears_stale=clears

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pubnub.enums import PNStatusCategory
+from pubnub.models.consumer.common import PNStatus
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
 from rxpresence import Member, PresenceEvent, Roster
@@ -59,6 +61,13 @@ def sdk_event(
         leave=leave,
         timeout=timeout,
     )
+
+
+def sdk_status(category: str) -> PNStatus:
+    """An SDK status of the given category name, e.g. ``"PNConnectedCategory"``."""
+    result = PNStatus()
+    result.category = getattr(PNStatusCategory, category)
+    return result
 
 
 # -- virtual-time builders: times are whole seconds, timetokens ``t * TT`` ----------------

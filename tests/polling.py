@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 WaitFor = Callable[..., Any]
@@ -63,3 +64,25 @@ def no_leaked_threads(grace: float = 8.0) -> Iterator[None]:
             )
             raise AssertionError(f"threads left running: {[t.name for t in leaked]}\n{stacks}")
         time.sleep(0.02)
+
+
+# The sync SDK names its request threads "Thread-<Operation>-<n>".
+_SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
+
+
+def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
+    """Unsubscribe sync ``PubNub`` clients, let their requests finish, then stop them.
+
+    ``PubNub.stop()`` closes the HTTP session under requests still in flight, and a
+    thread blocked on such a request then waits out the SDK's request timeout.
+    """
+    for pubnub in clients:
+        with suppress(AttributeError):  # a second unsubscribe_all() raises in the SDK
+            pubnub.unsubscribe_all()
+    wait_for(
+        lambda: not any(_SDK_REQUEST_THREAD.match(t.name) for t in threading.enumerate()),
+        timeout,
+        "(SDK request threads finished)",
+    )
+    for pubnub in clients:
+        pubnub.stop()

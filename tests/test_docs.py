@@ -77,27 +77,36 @@ def nav_pages() -> list[str]:
     return _nav_pages(config["nav"])
 
 
+def run_python_blocks(page: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run every ```python block of ``page``, in order, as one script in a fresh interpreter.
+
+    Fails the calling test if the script does not finish within ``timeout`` seconds.
+    """
+    blocks = code_blocks(page, "python")
+    name = str(page.relative_to(ROOT))
+    payload = json.dumps([(name, line, code) for line, code in blocks])
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", _RUNNER],
+            input=payload,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(
+            f"{name} did not finish within {timeout:g} s (a wait that never ends,"
+            f" or a thread left running):\n{expired.stdout or ''}\n{expired.stderr or ''}"
+        )
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(90)
 def test_getting_started_runs() -> None:
     blocks = code_blocks(GETTING_STARTED, "python")
     assert len(blocks) >= 4, "the getting-started page lost its runnable examples"
-    name = str(GETTING_STARTED.relative_to(ROOT))
-    payload = json.dumps([(name, line, code) for line, code in blocks])
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _RUNNER],
-            input=payload,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-    except subprocess.TimeoutExpired as timeout:
-        pytest.fail(
-            "docs/getting-started.md did not finish within 60 s (a wait that never ends,"
-            f" or a thread left running):\n{timeout.stdout or ''}\n{timeout.stderr or ''}"
-        )
+    done = run_python_blocks(GETTING_STARTED)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     # The page promises these outputs; they come from the blocks' own prints.
     assert "2 ['alice', 'watcher']" in done.stdout, done.stdout

@@ -67,6 +67,7 @@ def test_there_are_notebooks() -> None:
         "02_rosters_over_time.py",
         "03_flicker.py",
         "04_busy_channels.py",
+        "05_your_recording.py",
     ]
 
 

@@ -1,6 +1,6 @@
 """Griffe extension: reads rxpresence's docstrings the way they are written.
 
-The docstrings follow the Google style with two habits of Sphinx-flavoured code:
+The docstrings follow the Google style with some habits of Sphinx-flavoured code:
 
 * an ``Example:`` section (singular), which griffe would otherwise render as an
   admonition, so that doctest output such as ``['a', 'b']`` would be read as Markdown
@@ -9,6 +9,14 @@ The docstrings follow the Google style with two habits of Sphinx-flavoured code:
   links when the target is documented on the site, and inline code otherwise;
 * a paragraph introducing an indented code block with ``::``, which becomes ``:``
   (the indented block already renders as code).
+
+Two more fixes make the API reference show only what a user can import:
+
+* a private base class (``class PresenceEvent(_Fields)``) is replaced by its own bases,
+  so "Bases:" never names a class that the reference does not document;
+* an enumeration's docstring gets a table of its members and their values (the members
+  have no docstrings of their own, and the site hides members without one), so
+  ``Action`` lists ``JOIN`` and the others.
 """
 
 from __future__ import annotations
@@ -30,7 +38,25 @@ PUBLIC_MODULES = (
 
 _EXAMPLE = re.compile(r"^(?P<indent>[ \t]*)Example:[ \t]*$", re.MULTILINE)
 _LITERAL = re.compile(r"(?<=\S)::[ \t]*$", re.MULTILINE)
+_ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
 _ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj|const|py:\w+):`(?P<target>[^`]+)`")
+
+
+def _path(base: str | griffe.Expr) -> str:
+    """The full dotted path of a base class expression, e.g. ``enum.StrEnum``."""
+    return base if isinstance(base, str) else base.canonical_path
+
+
+def _list_enum_members(enum: griffe.Class) -> None:
+    """Add a table of an enumeration's members and their values to its docstring."""
+    rows = [
+        f"| `{enum.name}.{name}` | `{member.value}` |"
+        for name, member in enum.members.items()
+        if not name.startswith("_") and member.is_attribute and member.value is not None
+    ]
+    if rows and enum.docstring is not None:
+        table = "\n".join(["| member | value |", "|---|---|", *rows])
+        enum.docstring.value = f"{enum.docstring.value.rstrip()}\n\n{table}"
 
 
 def _home(path: str) -> str:
@@ -57,9 +83,39 @@ class RxpresenceDocstrings(griffe.Extension):
         seen.add(id(obj))
         if obj.docstring is not None:
             obj.docstring.value = self._rewrite(obj.docstring.value, obj)
+        if isinstance(obj, griffe.Class):
+            self._hide_private_bases(obj)
+            if any(_path(base) in _ENUM_BASES for base in obj.bases):
+                _list_enum_members(obj)
         for member in obj.members.values():
             if not member.is_alias:
                 self._walk(member, seen)  # type: ignore[arg-type]
+
+    def _hide_private_bases(self, cls: griffe.Class) -> None:
+        """Replace each private base of ``cls`` by its own bases, keeping what it gives.
+
+        The members the private base defines (``PresenceEvent``'s fields come from
+        ``_Fields``) stay reachable as inherited members, so an ``Attributes:`` section
+        still finds their types.
+        """
+        bases: list[str | griffe.Expr] = []
+        for base in cls.bases:
+            path = _path(base)
+            if not path.rsplit(".", 1)[-1].startswith("_"):
+                bases.append(base)
+                continue
+            try:
+                private = self._collection[path]
+            except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+                continue  # not loaded: nothing to show in its place
+            if not isinstance(private, griffe.Class):
+                continue
+            self._hide_private_bases(private)
+            bases += private.bases
+            for name, member in private.all_members.items():
+                if name not in cls.members:
+                    cls.members[name] = griffe.Alias(name, member, parent=cls, inherited=True)
+        cls.bases = bases
 
     def _rewrite(self, text: str, obj: griffe.Object) -> str:
         text = _LITERAL.sub(":", text)

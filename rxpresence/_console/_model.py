@@ -34,7 +34,7 @@ __all__ = [
     "ConsoleModel",
     "EventRecord",
     "FlickerRecord",
-    "LogEntry",
+    "LogLine",
     "MemberView",
     "NoticeRecord",
     "Record",
@@ -54,7 +54,7 @@ _RATE_WINDOW = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class LogEntry:
+class LogLine:
     """One line of the scrolling log.
 
     Attributes:
@@ -162,7 +162,7 @@ class ViewState:
     connected: bool
     grace: float
     channels: tuple[ChannelView, ...]
-    log: tuple[LogEntry, ...]
+    log: tuple[LogLine, ...]
     counts: Mapping[str, int]
     flickers: int
 
@@ -213,7 +213,7 @@ class _Channel:
     interval_mode: bool = False
     # The log line of the last interval event without names, and how many such events
     # it stands for, until another membership event arrives on the channel.
-    quiet_line: LogEntry | None = None
+    quiet_line: LogLine | None = None
     quiet_count: int = 0
 
 
@@ -245,7 +245,7 @@ class ConsoleModel:
         self._lock = threading.Lock()
         self._started = monotonic()
         self._channels: dict[str, _Channel] = {}
-        self._log: deque[LogEntry] = deque(maxlen=log_size)
+        self._log: deque[LogLine] = deque(maxlen=log_size)
         self._records: list[Record] = []
         self._counts: Counter[str] = Counter()
         self._flickers = 0
@@ -289,7 +289,7 @@ class ConsoleModel:
             channel.flickers += 1
             self._flickers += 1
             text = _flicker_text(flicker.gap)
-            self._log.append(LogEntry(wall, channel.name, "flicker", flicker.uuid, None, text))
+            self._log.append(LogLine(wall, channel.name, "flicker", flicker.uuid, None, text))
             if self._record:
                 self._records.append(FlickerRecord(channel.name, flicker.uuid, flicker.gap, wall))
 
@@ -316,7 +316,7 @@ class ConsoleModel:
             if not (status.connected or status.disconnected or status.error):
                 return  # acknowledgments of leave and set-state calls: not news
             self._connection = text
-            self._log.append(LogEntry(wall, "", "status", detail=text))
+            self._log.append(LogLine(wall, "", "status", detail=text))
             if self._record:
                 self._records.append(NoticeRecord("status", text, wall))
 
@@ -325,7 +325,7 @@ class ConsoleModel:
         wall = self._wall()
         text = str(report)
         with self._lock:
-            self._log.append(LogEntry(wall, "", "error", detail=text))
+            self._log.append(LogLine(wall, "", "error", detail=text))
             if self._record:
                 self._records.append(NoticeRecord("error", text, wall))
 
@@ -426,7 +426,7 @@ class ConsoleModel:
             channel.quiet_line = None
         return False
 
-    def _replace_log_line(self, old: LogEntry, new: LogEntry) -> bool:
+    def _replace_log_line(self, old: LogLine, new: LogLine) -> bool:
         """Put ``new`` where ``old`` is in the log; False if ``old`` is gone."""
         for back, entry in enumerate(reversed(self._log)):
             if entry is old:
@@ -492,11 +492,11 @@ def state_text(state: Mapping[str, Any] | None, limit: int = 60, *, compact: boo
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _log_entry(event: PresenceEvent, wall: float) -> LogEntry:
+def _log_entry(event: PresenceEvent, wall: float) -> LogLine:
     action = event.action
     if action is Action.INTERVAL:
         detail = interval_text(event)
-        return LogEntry(wall, event.channel, action.value, "", event.occupancy, detail)
+        return LogLine(wall, event.channel, action.value, "", event.occupancy, detail)
     detail = state_text(event.state)
     if action is Action.STATE_CHANGE and not detail:
         detail = "state cleared"
@@ -506,7 +506,7 @@ def _log_entry(event: PresenceEvent, wall: float) -> LogEntry:
         detail = "left"
     if event.source != "live":
         detail = f"({event.source} from here-now) {detail}".rstrip()
-    return LogEntry(wall, event.channel, action.value, event.uuid or "", event.occupancy, detail)
+    return LogLine(wall, event.channel, action.value, event.uuid or "", event.occupancy, detail)
 
 
 def interval_text(event: PresenceEvent, shown: int = 4) -> str:

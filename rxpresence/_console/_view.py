@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._words import quantity
-from ._model import ChannelView, LogEntry, MemberView, ViewState, state_text
+from ._model import ChannelView, LogLine, MemberView, ViewState, state_text
 
 __all__ = ["ACTION_STYLES", "Layout", "layout_for", "render_view", "since_text"]
 
@@ -282,7 +282,7 @@ def _member_cells(member: MemberView, now: float, wide: bool) -> tuple[Text, Tex
     )
 
 
-def _log_panel(entries: tuple[LogEntry, ...], rows: int) -> Panel:
+def _log_panel(entries: tuple[LogLine, ...], rows: int) -> Panel:
     table = Table(box=None, expand=True, show_header=False, pad_edge=False, padding=(0, 1))
     table.add_column("time", no_wrap=True, style="dim", width=8)
     table.add_column("channel", no_wrap=True, overflow="ellipsis", max_width=14)

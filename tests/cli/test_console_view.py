@@ -14,7 +14,7 @@ from rxpresence import PresenceEvent
 from rxpresence._console._model import (
     ChannelView,
     ConsoleModel,
-    LogEntry,
+    LogLine,
     MemberView,
     ViewHeader,
     ViewState,
@@ -48,10 +48,10 @@ def view_state(channels: tuple[ChannelView, ...] | None = None, grace: float = 5
         "stadium", members=members(40), occupancy=41, smoothed=41, interval_mode=True
     )
     log = (
-        LogEntry(NOW - 3, "lobby", "join", "alice", 2, "status=away"),
-        LogEntry(NOW - 2, "lobby", "leave", "bob", 1, "left"),
-        LogEntry(NOW - 1, "lobby", "timeout", "fran", 1, "no heartbeat: timed out"),
-        LogEntry(NOW, "", "status", "", None, "connected"),
+        LogLine(NOW - 3, "lobby", "join", "alice", 2, "status=away"),
+        LogLine(NOW - 2, "lobby", "leave", "bob", 1, "left"),
+        LogLine(NOW - 1, "lobby", "timeout", "fran", 1, "no heartbeat: timed out"),
+        LogLine(NOW, "", "status", "", None, "connected"),
     )
     return ViewState(
         header=ViewHeader("rxpresence demo", "local server 127.0.0.1:8090", ("seed 1",), 30),
@@ -156,8 +156,8 @@ def test_the_log_takes_the_height_the_panels_leave() -> None:
     assert layout_for([], 100, 40).log_rows == 34  # below the "waiting" line
 
 
-def log_of(n: int) -> tuple[LogEntry, ...]:
-    return tuple(LogEntry(NOW - n + i, "lobby", "join", f"user-{i:02d}", i) for i in range(n))
+def log_of(n: int) -> tuple[LogLine, ...]:
+    return tuple(LogLine(NOW - n + i, "lobby", "join", f"user-{i:02d}", i) for i in range(n))
 
 
 @pytest.mark.parametrize("grace", [5, 0])

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
-import threading
 import urllib.parse
 from contextlib import suppress
 from typing import Any
 
 from polling import async_wait_for as async_wait_for
 from polling import no_leaked_threads as no_leaked_threads
+from polling import stop_sync_clients as stop_sync_clients
 from polling import wait_for as wait_for
 
 import rxpresence as rxp
@@ -93,28 +92,6 @@ def here_now_requests(server: LocalPresenceServer, channel: str) -> list[Any]:
         for r in server.requests
         if r.endpoint == "here_now" and r.path.rstrip("/").endswith(f"/channel/{channel}")
     ]
-
-
-# The sync SDK names its request threads "Thread-<Operation>-<n>".
-_SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
-
-
-def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
-    """Unsubscribe sync ``PubNub`` clients, let their requests finish, then stop them.
-
-    ``PubNub.stop()`` closes the HTTP session under requests still in flight, and a
-    thread blocked on such a request then waits out the SDK's request timeout.
-    """
-    for pubnub in clients:
-        with suppress(AttributeError):  # a second unsubscribe_all() raises in the SDK
-            pubnub.unsubscribe_all()
-    wait_for(
-        lambda: not any(_SDK_REQUEST_THREAD.match(t.name) for t in threading.enumerate()),
-        timeout,
-        "(SDK request threads finished)",
-    )
-    for pubnub in clients:
-        pubnub.stop()
 
 
 def snapshot(roster: rxp.Roster) -> dict[str, dict[str, Any] | None]:

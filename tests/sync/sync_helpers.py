@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers import FakePubNub, sdk_event
-from pubnub.enums import PNStatusCategory
-from pubnub.models.consumer.common import PNStatus
+from helpers import FakePubNub, sdk_event, sdk_status
 from reactivex.testing import TestScheduler
 
 import rxpresence as rxp
@@ -25,13 +23,6 @@ SETTINGS = rxp.ResyncSettings(
     retry_jitter=0.0,
     drift_events=3,
 )
-
-
-def status(category: str) -> PNStatus:
-    """An SDK status of the given category name."""
-    result = PNStatus()
-    result.category = getattr(PNStatusCategory, category)
-    return result
 
 
 class Rig:
@@ -89,7 +80,7 @@ class Rig:
 
     def status(self, category: str) -> None:
         """Deliver an SDK status through the listener."""
-        self.pubnub.status(status(category))
+        self.pubnub.status(sdk_status(category))
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward."""
