@@ -4,7 +4,9 @@
 graced rosters (flicker suppressed, one per distinct grace). :meth:`ChannelRegistry.fold`
 is the whole per-event path: the raw roster's pure reducer (:meth:`Roster.apply`), then
 ``events``, then each graced roster's :class:`~rxpresence._grace.FlickerSuppressor` and
-reducer, in one call whatever the number of subscribers. Held departures of all
+reducer, in one call whatever the number of subscribers. An event that changed nothing
+in the raw roster (a join of a uuid a snapshot already listed, a second delivery) goes
+on ``events`` marked ``redundant``, so that each arrival is announced once. Held departures of all
 graced rosters share one :class:`~rxpresence._deadlines.DeadlineQueue` on the hub's
 scheduler (one scheduler item for the earliest deadline), so virtual time works as
 everywhere else.
@@ -149,6 +151,8 @@ class ChannelRegistry:
             if new is not old:
                 self._publish(channel, old, new)
             if self._events.observers:
+                if event.action is not _INTERVAL and _nothing_new(old, new, event.uuid):
+                    event = event._replace(redundant=True)
                 self._events.on_next(event)
             if channel.graced is not None:
                 self._fold_graced(channel, event)
@@ -415,3 +419,14 @@ class ChannelRegistry:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+
+def _nothing_new(old: Roster, new: Roster, uuid: str | None) -> bool:
+    """Whether folding an event changed neither whether ``uuid`` is present nor its
+    state (the event is then marked ``redundant``)."""
+    if new is old or uuid is None:
+        return True
+    before, after = old.get(uuid), new.get(uuid)
+    if before is None or after is None:
+        return before is after
+    return before.state == after.state

@@ -83,6 +83,7 @@ class _Fields(NamedTuple):
     timeout: tuple[str, ...]
     here_now_refresh: bool
     source: str
+    redundant: bool
 
 
 def _fail(field: str, expected: str, value: object) -> PresenceEventError:
@@ -118,7 +119,11 @@ class PresenceEvent(_Fields):
         uuid: Who it happened to; ``None`` on interval events.
         occupancy: The channel's occupancy after the event, as PubNub reports it.
         timestamp: Unix time in seconds, as PubNub reports it.
-        timetoken: PubNub's 17-digit timetoken (100 ns units); orders events.
+        timetoken: PubNub's 17-digit timetoken (100 ns units); orders events. On
+            ``source="resync"`` events it is not a time but a place in that order: just
+            after the newest event the roster had applied when the here-now snapshot
+            was asked for (so ``1`` for a channel nothing had been seen on yet), which
+            lets every live event that comes later win over the snapshot.
         state: The uuid's state (read-only mapping) on joins and state changes, else None.
         subscription: The channel group or wildcard that matched, or None.
         join: Uuids that joined (interval events only; empty otherwise).
@@ -131,6 +136,11 @@ class PresenceEvent(_Fields):
             events rxpresence emits after comparing a roster with a here-now snapshot,
             ``"interval"`` for the events ``expand_intervals`` makes from an interval
             event's arrays (their joins carry no state by nature).
+        redundant: True when the hub found nothing new in it: its roster already held
+            what the event says (a live join after a snapshot that listed the uuid, a
+            second delivery, an event older than what the roster applied). Such events
+            still reach ``events``, marked; the per-action streams (``joins``...) skip
+            them, so each arrival and departure is announced once.
 
     The constructor validates every field and raises :class:`PresenceEventError` naming
     the bad one. Events compare equal only to events, and hash without their state.
@@ -153,6 +163,7 @@ class PresenceEvent(_Fields):
         timeout: Sequence[str] | None = None,
         here_now_refresh: bool = False,
         source: str = "live",
+        redundant: bool = False,
     ) -> PresenceEvent:
         act = _action(action)
         try:  # the checks raise LimitError naming the field: re-raised as ours
@@ -170,6 +181,7 @@ class PresenceEvent(_Fields):
                 check_uuids("timeout", timeout),
                 bool(here_now_refresh),
                 check_text("source", source, MAX_UUID_LENGTH),
+                _bool("redundant", redundant),
             )
         except LimitError as error:
             raise PresenceEventError(str(error)) from None
@@ -200,6 +212,8 @@ class PresenceEvent(_Fields):
             parts.append("here_now_refresh=True")
         if self.source != "live":
             parts.append(f"source={self.source!r}")
+        if self.redundant:
+            parts.append("redundant=True")
         return f"PresenceEvent({', '.join(parts)})"
 
     def replace(self, **changes: Any) -> PresenceEvent:
@@ -269,6 +283,7 @@ class PresenceEvent(_Fields):
             data.get("timeout"),
             _bool("here_now_refresh", data.get("here_now_refresh", False)),
             data.get("source", "live"),
+            _bool("redundant", data.get("redundant", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -294,6 +309,8 @@ class PresenceEvent(_Fields):
             out["here_now_refresh"] = True
         if self.source != "live":
             out["source"] = self.source
+        if self.redundant:
+            out["redundant"] = True
         return out
 
 
@@ -365,7 +382,7 @@ def read_sdk(result: Any) -> PresenceEvent:
             PresenceEvent,
             (
                 action, channel, uuid, occupancy, timestamp, timetoken, state, subscription,
-                _EMPTY, _EMPTY, _EMPTY, False, _LIVE,
+                _EMPTY, _EMPTY, _EMPTY, False, _LIVE, False,
             ),
         )  # fmt: skip
     return _read_unusual(result)

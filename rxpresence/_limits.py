@@ -90,6 +90,7 @@ class _Excerpt(reprlib.Repr):
 
 
 _excerpt = _Excerpt()
+_EXCERPT_MAX = 160  # characters of an excerpt, whatever the value
 
 
 def excerpt(value: object) -> str:
@@ -106,6 +107,8 @@ def excerpt(value: object) -> str:
         if isinstance(value, bytes | bytearray) and len(value) > _EXCERPT_CHARS:
             return f"{bytes(value[:_EXCERPT_CHARS])!r}... ({len(value)} bytes)"
         shown = _excerpt.repr(value)
+        if len(shown) > _EXCERPT_MAX:  # wide containers of long keys add up
+            shown = f"{shown[:_EXCERPT_MAX]}..."
         if isinstance(value, list | tuple | dict | set | frozenset) and len(value) > 4:
             shown = f"{shown} ({len(value)} items)"
         return shown

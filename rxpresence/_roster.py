@@ -18,6 +18,7 @@ entry is an int ``timetoken << 32 | joined_at`` for a member without state, a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias, overload
 
@@ -53,6 +54,14 @@ class Member(NamedTuple):
     joined_at: int = 0
     timetoken: int = 0
 
+    def __repr__(self) -> str:
+        state = "" if self.state is None else f", state={dict(self.state)!r}"
+        return f"Member({self.uuid!r}{state}, joined_at={self.joined_at})"
+
+    def __str__(self) -> str:
+        """The uuid, and its state as JSON if it has one: ``ada {"mood": "ok"}``."""
+        return self.uuid if self.state is None else f"{self.uuid} {_json(self.state)}"
+
 
 class RosterDiff(NamedTuple):
     """What changed between two roster snapshots.
@@ -70,10 +79,33 @@ class RosterDiff(NamedTuple):
     def __bool__(self) -> bool:
         return bool(self.joined or self.left or self.updated)
 
+    def __repr__(self) -> str:
+        parts = [
+            f"{name}={[m.uuid for m in members]!r}"
+            for name, members in (
+                ("joined", self.joined),
+                ("left", self.left),
+                ("updated", self.updated),
+            )
+            if members
+        ]
+        return f"RosterDiff({', '.join(parts)})"
+
+    def __str__(self) -> str:
+        """One word per member: ``+ada -bo ~cy {"mood": "away"}`` (``no change`` if empty)."""
+        words = [f"+{m}" for m in self.joined]
+        words += [f"-{m.uuid}" for m in self.left]
+        words += [f"~{m}" for m in self.updated]
+        return " ".join(words) or "no change"
+
     def _repr_html_(self) -> str:
         from ._html import diff_html
 
         return diff_html(self)
+
+
+def _json(state: Mapping[str, Any]) -> str:
+    return json.dumps(dict(state), sort_keys=True, default=str, ensure_ascii=False)
 
 
 # An entry of the map: packed int (present, no state), Member, or ~timetoken (departed).
@@ -365,6 +397,13 @@ class Roster:
         more = "" if self._count <= 8 else f", ... ({self._count} in all)"
         stale = ", stale" if self.stale else ""
         return f"Roster({self.channel!r}, occupancy={self._occupancy}, [{shown}{more}]{stale})"
+
+    def __str__(self) -> str:
+        """``lobby: ada, bo (2 present)``, the uuids sorted (eight at most)."""
+        shown = ", ".join(sorted(self.uuids)[:8])
+        more = "" if self._count <= 8 else ", ..."
+        occupancy = "" if self._occupancy == self._count else f", occupancy {self._occupancy}"
+        return f"{self.channel}: {shown}{more} ({self._count} present{occupancy})"
 
     def _repr_html_(self) -> str:
         from ._html import roster_html

@@ -33,7 +33,7 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reactivex import Observable, abc
 from reactivex import operators as ops
@@ -49,10 +49,15 @@ from ._listener import Listener
 from ._locked import TimerThread
 from ._own_presence import Confirmation, OwnPresence
 from ._reports import ConnectionStatus, ErrorReport
-from ._roster import Roster
+from ._roster import Roster, RosterDiff
 from ._sync import ResyncSettings, SyncManager, channel_names
 from ._users import UserKey, UserRoster, to_users
 from ._views import state_view
+from .operators import roster_diffs
+
+if TYPE_CHECKING:
+    from pubnub.pubnub import PubNub
+    from pubnub.pubnub_asyncio import PubNubAsyncio
 
 __all__ = ["PresenceStreams"]
 
@@ -80,11 +85,12 @@ class PresenceStreams:
             (the asyncio client sends none itself unless presence heartbeats are on).
 
     Attributes:
-        events: Every presence event, in delivery order.
-        joins: Join events.
-        leaves: Leave events.
-        timeouts: Timeout events.
-        state_changes: State-change events.
+        events: Every presence event, in delivery order; those that told the roster
+            nothing new are marked ``redundant`` (see :class:`PresenceEvent`).
+        joins: Join events (each arrival once: redundant ones are left out).
+        leaves: Leave events (each once).
+        timeouts: Timeout events (each once).
+        state_changes: State-change events (each change once).
         intervals: Interval events (with their join/leave/timeout arrays).
         status: :class:`ConnectionStatus` values from the SDK.
         errors: :class:`ErrorReport` values: malformed events, observers that raised,
@@ -107,7 +113,7 @@ class PresenceStreams:
 
     def __init__(
         self,
-        pubnub: Any,
+        pubnub: PubNub | PubNubAsyncio | None,
         *,
         scheduler: abc.SchedulerBase | None = None,
         here_now: HereNowSource | str | None = "auto",
@@ -158,7 +164,7 @@ class PresenceStreams:
 
     def _of(self, action: Action) -> Observable[PresenceEvent]:
         def matches(event: PresenceEvent) -> bool:
-            return event.action is action
+            return event.action is action and not event.redundant
 
         return self.events.pipe(ops.filter(matches))
 
@@ -212,6 +218,34 @@ class PresenceStreams:
         seconds = _checked(channel, grace)
         self._track(channel, uuids=False)
         return self._registry.occupancy(channel, seconds)
+
+    def diffs(
+        self, channel: str, *, grace: float | timedelta | None = None
+    ) -> Observable[RosterDiff]:
+        """Who joined, who left and whose state changed on ``channel``, as it happens.
+
+        The same as ``roster(channel, grace=grace)`` piped into
+        :func:`~rxpresence.operators.roster_diffs`: the first value shows everyone
+        present as joined, then one :class:`RosterDiff` per change of members (changes
+        of the count alone are skipped).
+
+        ```text
+        roster: {}--{a}---{a,b}---{a,b}'--{b}-->
+        diffs:  ----+a----+b------~b------(-a)->
+        ```
+
+        (``{a,b}'`` is b with a new state)
+
+        Args:
+            channel: The channel (without ``-pnpres``).
+            grace: As for :meth:`roster`: with a grace, a flicker makes no diff at all.
+
+        Example:
+            >>> presence.diffs("lobby", grace=10).subscribe(print)  # doctest: +SKIP
+            +ada
+            -bo
+        """
+        return self.roster(channel, grace=grace).pipe(roster_diffs())
 
     def flickers(self, channel: str, *, grace: float | timedelta) -> Observable[HiddenFlicker]:
         """The flickers ``roster(channel, grace=grace)`` hides, each when it is hidden.
@@ -458,6 +492,8 @@ class PresenceStreams:
 
     def _send_leave(self, own: list[str]) -> None:
         pubnub = self._pubnub
+        if pubnub is None:
+            return
         try:
             channels = set(own)
             channels.update(pubnub.get_subscribed_channels() or ())

@@ -266,6 +266,13 @@ class ConsoleModel:
         live = event.source == "live"
         with self._lock:
             channel = self._channel(event.channel)
+            if event.redundant:
+                # Nothing new for the roster (a join a snapshot already showed): each
+                # arrival is announced once. JSON lines keep it, marked.
+                self._counts["redundant"] += 1
+                if self._record:
+                    self._records.append(EventRecord(event, wall, True))
+                return
             repeat = self._log_event(channel, event, wall)
             if self._record:
                 self._records.append(EventRecord(event, wall, repeat))

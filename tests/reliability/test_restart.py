@@ -259,7 +259,8 @@ def test_restart_on_the_same_port_keeps_state_and_rosters_converge(
     assert {u: truth[u] for u in ("t0", "a0", "a1")} == {u: {"who": u} for u in ("t0", "a0", "a1")}
     assert truth["t1"] is None
     # The events of the outage reached both watchers, in order: the cursor survived.
-    outage = [("timeout", "t1"), ("join", "t1"), ("timeout", "t2"), ("timeout", "a2")]
+    # t2 and a2 time out on their own clocks (their last requests), in either order.
+    outage = [("timeout", "t1"), ("join", "t1"), ("timeout", "a2"), ("timeout", "t2")]
     duplicates: dict[str, int] = {}
     for kind in ("threaded", "asyncio"):
         live = session.live(kind)
@@ -268,7 +269,8 @@ def test_restart_on_the_same_port_keeps_state_and_rosters_converge(
             firsts.setdefault(event.timetoken, event)
         duplicates[kind] = len(live) - len(firsts)  # delivered again by the SDK
         seen = [(e.action.value, e.uuid) for e in firsts.values()]
-        assert seen[-len(outage) :] == outage, (kind, seen)
+        last = seen[-len(outage) :]
+        assert last[:2] + sorted(last[2:]) == outage, (kind, seen)
     figures.update(
         clients=6,
         watchers=2,

@@ -156,7 +156,7 @@ def test_a_million_events_keep_rosters_true_and_memory_flat(soak_events: int, fi
     hub.events.subscribe(count)
     errors: list[Any] = []
     hub.errors.subscribe(errors.append)
-    observers = len(hub._registry._events._observers)
+    observers = len(hub._registry._events.observers)
 
     pushed = lap_count = hidden = 0
     base = 0.0
@@ -237,10 +237,10 @@ def test_a_million_events_keep_rosters_true_and_memory_flat(soak_events: int, fi
 
     assert delivered[0] == pushed, "events lost on the way to subscribers"
     assert errors == []
-    assert len(hub._registry._events._observers) == observers, "subscriptions leaked"
+    assert len(hub._registry._events.observers) == observers, "subscriptions leaked"
     hub.close()
     assert sorted(completed) == sorted([*channels, *channels])
-    assert len(hub._registry._events._observers) == 0
+    assert len(hub._registry._events.observers) == 0
     assert threading.active_count() == threads_before
 
     base_blocks = checkpoints[0][1]
