@@ -93,7 +93,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -104,6 +103,7 @@ from ._channels import ChannelRegistry
 from ._event import Action, PresenceEvent
 from ._fanout import Report
 from ._herenow import MAX_PAGE, HereNowError, HereNowPage, HereNowRequest, HereNowSource
+from ._limits import LimitError, check_count, check_state, check_uuid, excerpt
 from ._reports import ConnectionStatus
 from ._roster import Roster
 
@@ -111,10 +111,6 @@ __all__ = ["ResyncSettings", "SyncManager", "channel_names"]
 
 _INTERVAL = Action.INTERVAL
 _PRESENCE_SUFFIX = "-pnpres"
-_short = reprlib.Repr()  # bounded excerpts of bad values in error messages
-_short.maxstring = _short.maxother = 60
-_short.maxlevel = 2
-_excerpt = _short.repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,33 +195,32 @@ def channel_names(names: Iterable[Any]) -> list[str]:
 
 
 def checked_page(request: HereNowRequest, page: object) -> HereNowPage:
-    """``page`` if it is a well-formed answer to ``request``.
+    """``page``, checked as an answer to ``request``, its states as read-only copies.
+
+    The same limits as events (see ``_limits.py``): an occupancy is an int in
+    ``0..2**64``, a uuid a non-empty string of at most 92 characters, a state a small
+    JSON object.
 
     Raises:
-        HereNowError: Naming what is wrong (with a bounded excerpt of the value).
+        HereNowError: Naming what is wrong, with a bounded excerpt of the value.
     """
-    where = f"here-now of {request.channel!r}"
+    where = f"here-now of {excerpt(request.channel)}"
     if not isinstance(page, HereNowPage):
-        raise HereNowError(f"{where} must answer a HereNowPage, got {_excerpt(page)}")
-    occupancy = page.occupancy
-    if type(occupancy) is not int or occupancy < 0:
-        raise HereNowError(f"{where}: occupancy must be an int >= 0, got {_excerpt(occupancy)}")
-    occupants = page.occupants
-    if not request.include_uuids:
-        return page
-    if not isinstance(occupants, Mapping):
-        raise HereNowError(
-            f"{where}: occupants must be a mapping uuid -> state, got {_excerpt(occupants)}"
-        )
-    for uuid, state in occupants.items():
-        if not isinstance(uuid, str) or not uuid:
-            raise HereNowError(f"{where}: a uuid must be a non-empty string, got {_excerpt(uuid)}")
-        if state is not None and not isinstance(state, Mapping):
-            raise HereNowError(
-                f"{where}: the state of {_excerpt(uuid)} must be a mapping or None, "
-                f"got {_excerpt(state)}"
-            )
-    return page
+        raise HereNowError(f"{where} must answer a HereNowPage, got {excerpt(page)}")
+    try:
+        occupancy = check_count("occupancy", page.occupancy)
+        if not request.include_uuids:
+            return HereNowPage(occupancy, None)
+        occupants = page.occupants
+        if not isinstance(occupants, Mapping):
+            raise LimitError(f"occupants must be a mapping uuid -> state, got {excerpt(occupants)}")
+        checked = {
+            check_uuid("uuid", uuid): check_state(f"state of {excerpt(uuid)}", state)
+            for uuid, state in occupants.items()
+        }
+    except LimitError as error:
+        raise HereNowError(f"{where}: {error}") from None
+    return HereNowPage(occupancy, checked)
 
 
 class _Fetch:
