@@ -185,11 +185,11 @@ def channel_names(names: Iterable[Any]) -> list[str]:
     (a presence-only subscription), wildcards and odd values are left out."""
     found: dict[str, None] = {}
     for name in names:
-        if not isinstance(name, str) or not name or name.endswith(".*"):
+        if not isinstance(name, str):
             continue
         while name.endswith(_PRESENCE_SUFFIX):  # the SDK also lists X-pnpres-pnpres
             name = name[: -len(_PRESENCE_SUFFIX)]
-        if name:
+        if name and not name.endswith(".*"):
             found[name] = None
     return list(found)
 

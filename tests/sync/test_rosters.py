@@ -95,3 +95,40 @@ def test_rosters_without_a_here_now_source() -> None:
         pubnub.presence(sdk_event("join", "a", channel="c1"))
         assert seen[-1]["c1"].uuids == {"a"}
         assert seen[-1]["c1"].synced_at is None
+
+
+def test_a_presence_only_subscription_counts_as_its_channel() -> None:
+    # Back ends watch "lobby-pnpres" without being present in "lobby" (docs/scaling.md).
+    rig = Rig({"lobby": {"q": None}}, auto=True)
+    try:
+        rig.pubnub.get_subscribed_channels = lambda: ["lobby-pnpres", "lobby-pnpres-pnpres"]  # type: ignore[attr-defined]
+        seen: list[Mapping[str, rxp.Roster]] = []
+        rig.hub.rosters().subscribe(seen.append)
+        assert set(seen[-1]) == {"lobby"}
+        assert seen[-1]["lobby"].uuids == {"q"}
+    finally:
+        rig.close()
+
+
+def test_channels_subscribed_later_are_added_from_the_sdks_status() -> None:
+    from helpers import sdk_status
+
+    rig = Rig({"late": {"q": None}}, auto=True)
+    try:
+        seen: list[Mapping[str, rxp.Roster]] = []
+        rig.hub.rosters().subscribe(seen.append)
+        assert dict(seen[-1]) == {}
+        status = sdk_status("PNConnectedCategory")
+        status.affected_channels = ["late", "late-pnpres", "w.*"]
+        rig.pubnub.status(status)
+        assert set(seen[-1]) == {"late"}
+        assert seen[-1]["late"].uuids == {"q"}  # bootstrapped
+    finally:
+        rig.close()
+
+
+def test_channel_names_strip_presence_suffixes_and_skip_wildcards() -> None:
+    from rxpresence._sync import channel_names
+
+    names = ["a", "a-pnpres", "b-pnpres-pnpres", "w.*", "w.*-pnpres", "", 7, "c"]
+    assert channel_names(names) == ["a", "b", "c"]
