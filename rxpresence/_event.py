@@ -347,7 +347,7 @@ def read_sdk(result: Any) -> PresenceEvent:
         subscription = result.subscription
         plain = result.join is None and result.leave is None and result.timeout is None
     except (KeyError, TypeError, AttributeError):
-        return _read_unusual(result)
+        raise _unreadable(result) from None
     # The common well-formed join, leave or timeout: the constructor's checks and the
     # limits (see _limits.py) as a few cheap comparisons. A state (walked for its
     # limits), a non-ASCII uuid or channel, and interval events take the constructor.
@@ -385,26 +385,6 @@ def read_sdk(result: Any) -> PresenceEvent:
                 _EMPTY, _EMPTY, _EMPTY, False, _LIVE, False,
             ),
         )  # fmt: skip
-    return _read_unusual(result)
-
-
-def _read_unusual(result: Any) -> PresenceEvent:
-    """:func:`read_sdk` for everything but a plain join, leave or timeout."""
-    kind = getattr(result, "event", None)
-    action = _ACTIONS.get(kind) if type(kind) is str else None
-    if action is None:
-        raise _fail("action", f"one of {sorted(_ACTIONS)}", kind)
-    try:
-        channel = result.channel
-        uuid = result.uuid
-        occupancy = result.occupancy
-        timestamp = result.timestamp
-        timetoken = result.timetoken
-        state = result.state
-        subscription = result.subscription
-        arrays = (result.join, result.leave, result.timeout)
-    except AttributeError as exc:
-        raise PresenceEventError(f"not a PubNub presence event: {exc}") from None
     return PresenceEvent(
         action,
         channel,
@@ -414,7 +394,24 @@ def _read_unusual(result: Any) -> PresenceEvent:
         timetoken,
         state,
         subscription,
-        *arrays,
+        result.join,
+        result.leave,
+        result.timeout,
         # The SDK drops the flag; keep it if a future SDK version passes it on.
         bool(getattr(result, "here_now_refresh", False)),
     )
+
+
+def _unreadable(result: Any) -> PresenceEventError:
+    """Why :func:`read_sdk` cannot read ``result``: a bad action, or a missing field."""
+    kind = getattr(result, "event", None)
+    if type(kind) is not str or kind not in _ACTIONS:
+        return _fail("action", f"one of {sorted(_ACTIONS)}", kind)
+    missing = [name for name in _SDK_FIELDS if not hasattr(result, name)]
+    return PresenceEventError(f"not a PubNub presence event: no {', '.join(missing)}")
+
+
+_SDK_FIELDS = (
+    "channel", "uuid", "occupancy", "timestamp", "timetoken", "state", "subscription",
+    "join", "leave", "timeout",
+)  # fmt: skip
