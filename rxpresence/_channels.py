@@ -422,11 +422,16 @@ class ChannelRegistry:
 
 
 def _nothing_new(old: Roster, new: Roster, uuid: str | None) -> bool:
-    """Whether folding an event changed neither whether ``uuid`` is present nor its
-    state (the event is then marked ``redundant``)."""
+    """Whether the raw roster already held what an event about ``uuid`` says (the event
+    is then marked ``redundant``): it changed nothing at all (older than what was
+    applied, a second delivery), or ``uuid`` was present with the same state before and
+    after, or was absent after a departure already applied. A departure of a uuid never
+    seen is news: the roster may have started after it joined."""
     if new is old or uuid is None:
         return True
     before, after = old.get(uuid), new.get(uuid)
+    if before is None and after is None:
+        return old.departed(uuid)
     if before is None or after is None:
-        return before is after
+        return False
     return before.state == after.state

@@ -18,6 +18,7 @@ entry is an int ``timetoken << 32 | joined_at`` for a member without state, a
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias, overload
@@ -37,6 +38,7 @@ _TOMBSTONE_MIN = 1024
 _LOW = (1 << 32) - 1  # joined_at bits of a packed entry
 _new_member = tuple.__new__  # skips NamedTuple's keyword handling on the hot path
 _new_roster = object.__new__
+_serials = itertools.count()  # numbers every snapshot: see Roster.changed_since
 
 
 class Member(NamedTuple):
@@ -276,7 +278,16 @@ class Roster:
 
     # Fields that change on almost every event get their own slot; the rest share one
     # tuple, so a new snapshot costs five slot stores.
-    __slots__ = ("_base", "_count", "_entries", "_meta", "_occupancy", "_timetoken", "_touched")
+    __slots__ = (
+        "_count",
+        "_entries",
+        "_meta",
+        "_occupancy",
+        "_origin",
+        "_serial",
+        "_timetoken",
+        "_touched",
+    )
 
     _entries: immutables.Map[str, _Entry]
     _count: int
@@ -304,7 +315,10 @@ class Roster:
         if occupancy is not None and (type(occupancy) is not int or occupancy < 0):
             raise ValueError(f"occupancy must be an int >= 0, got {occupancy!r}")
         self._entries = immutables.Map(built)
-        self._base: immutables.Map[str, _Entry] | None = None  # see changed_since
+        # For changed_since: which snapshot this one was made from (by serial number,
+        # so as not to keep that one's map alive) and the uuids that step wrote.
+        self._serial = next(_serials)
+        self._origin = -1
         self._touched: str | tuple[str, ...] | None = None
         self._count = len(built)
         self._occupancy = len(built) if occupancy is None else occupancy
@@ -365,6 +379,14 @@ class Roster:
     def __getitem__(self, uuid: str) -> Member:
         return self.members[uuid]
 
+    def departed(self, uuid: str) -> bool:
+        """Whether ``uuid`` is absent because a departure of it was applied (not merely
+        never seen): the roster remembers recent departures, to order late events."""
+        entry = self._entries.get(uuid)
+        if entry is not None and _present(entry):
+            return False
+        return self._departed_at(uuid, entry) >= 0
+
     def get(self, uuid: str) -> Member | None:
         """The member with this uuid, or None."""
         return _member_of(self._entries, uuid)
@@ -424,7 +446,8 @@ class Roster:
         wrote (None when unknown), for :meth:`changed_since`."""
         new = _new_roster(Roster)
         new._meta = self._meta
-        new._base = self._entries
+        new._serial = next(_serials)
+        new._origin = self._serial
         new._touched = touched
         # Two generations keep tombstones bounded without scanning for old ones.
         if len(entries) > count + _TOMBSTONE_MIN and len(entries) > 2 * count:
@@ -534,7 +557,8 @@ class Roster:
             return self._with(entries.set(uuid, value), count, occupancy, timetoken, uuid)
         new = _new_roster(Roster)
         new._meta = self._meta
-        new._base = entries
+        new._serial = next(_serials)
+        new._origin = self._serial
         new._touched = uuid
         new._entries = entries.set(uuid, value)
         new._count = count
@@ -547,7 +571,8 @@ class Roster:
             return self
         new = _new_roster(Roster)
         new._entries = self._entries
-        new._base = self._entries
+        new._serial = next(_serials)
+        new._origin = self._serial
         new._touched = ()
         new._count = self._count
         new._occupancy = occupancy
@@ -626,7 +651,7 @@ class Roster:
         if new is old:
             return ()
         touched = self._touched
-        if self._base is old and touched is not None:
+        if self._origin == older._serial and touched is not None:
             return (touched,) if isinstance(touched, str) else touched
         changed = [uuid for uuid, entry in new.items() if old.get(uuid) is not entry]
         changed += [uuid for uuid in old if uuid not in new]

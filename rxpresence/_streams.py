@@ -29,6 +29,7 @@ kills the SDK's worker thread and silently ends all delivery. Failures become
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -36,7 +37,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reactivex import Observable, abc
-from reactivex import operators as ops
 
 from ._announce import Announcer
 from ._channels import ChannelRegistry
@@ -87,11 +87,6 @@ class PresenceStreams:
     Attributes:
         events: Every presence event, in delivery order; those that told the roster
             nothing new are marked ``redundant`` (see :class:`PresenceEvent`).
-        joins: Join events (each arrival once: redundant ones are left out).
-        leaves: Leave events (each once).
-        timeouts: Timeout events (each once).
-        state_changes: State-change events (each change once).
-        intervals: Interval events (with their join/leave/timeout arrays).
         status: :class:`ConnectionStatus` values from the SDK.
         errors: :class:`ErrorReport` values: malformed events, observers that raised,
             failed here-now calls.
@@ -134,11 +129,6 @@ class PresenceStreams:
         self._sync = SyncManager(self._registry, source, resync or ResyncSettings(), self._report)
 
         self.events: Observable[PresenceEvent] = self._registry.events
-        self.joins = self._of(Action.JOIN)
-        self.leaves = self._of(Action.LEAVE)
-        self.timeouts = self._of(Action.TIMEOUT)
-        self.state_changes = self._of(Action.STATE_CHANGE)
-        self.intervals = self._of(Action.INTERVAL)
         self.status: Observable[ConnectionStatus] = self._status.view()
         self.errors: Observable[ErrorReport] = self._errors.view()
 
@@ -162,7 +152,36 @@ class PresenceStreams:
         if pubnub is not None:
             pubnub.add_listener(self._listener)
 
+    # The per-action streams are made when first read: RxPY's operators module, which
+    # they use, costs a few milliseconds to import, and many apps read none of them.
+    @functools.cached_property
+    def joins(self) -> Observable[PresenceEvent]:
+        """Join events (each arrival once: redundant ones are left out)."""
+        return self._of(Action.JOIN)
+
+    @functools.cached_property
+    def leaves(self) -> Observable[PresenceEvent]:
+        """Leave events (each once)."""
+        return self._of(Action.LEAVE)
+
+    @functools.cached_property
+    def timeouts(self) -> Observable[PresenceEvent]:
+        """Timeout events (each once)."""
+        return self._of(Action.TIMEOUT)
+
+    @functools.cached_property
+    def state_changes(self) -> Observable[PresenceEvent]:
+        """State-change events (each change once)."""
+        return self._of(Action.STATE_CHANGE)
+
+    @functools.cached_property
+    def intervals(self) -> Observable[PresenceEvent]:
+        """Interval events (with their join/leave/timeout arrays)."""
+        return self._of(Action.INTERVAL)
+
     def _of(self, action: Action) -> Observable[PresenceEvent]:
+        from reactivex import operators as ops
+
         def matches(event: PresenceEvent) -> bool:
             return event.action is action and not event.redundant
 

@@ -344,9 +344,16 @@ class SyncManager:
         """Keep ``channel`` synced; ``uuids=False`` needs only its occupancy.
 
         The first call starts the bootstrap; asking for uuids on a channel tracked for
-        its count only upgrades it at once (a count-only answer cannot serve it).
+        its count only upgrades it at once (a count-only answer cannot serve it). Without
+        a source nothing is kept per channel: after an outage every roster is marked
+        stale, and stays so (no snapshot will vouch for it).
         """
         if self._closed:
+            return
+        if self._source is None:
+            # Nothing to fetch: only staleness, kept by the registry (no state per channel).
+            if self._outage_since is not None:
+                self._registry.mark_stale(channel, self._outage_since)
             return
         track = self._tracks.get(channel)
         if track is None:
@@ -402,6 +409,9 @@ class SyncManager:
             self._outage_seq = next(self._seq)
             self._armed = True
             self._set_alert()
+            if self._source is None:  # no snapshot will clear it: every roster may lag
+                for name in self._registry.names():
+                    self._registry.mark_stale(name, self._outage_since)
             for track in list(self._tracks.values()):
                 self._mark_stale(track, self._outage_since)
                 self._trigger(track)
