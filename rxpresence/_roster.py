@@ -27,7 +27,7 @@ import immutables
 
 from ._event import INTERVAL_SOURCE, RESYNC_SOURCE, Action, PresenceEvent
 
-__all__ = ["Member", "ResyncEvents", "Roster", "RosterDiff"]
+__all__ = ["Member", "ResyncEvents", "Roster", "RosterDiff", "Snapshot"]
 
 _JOIN = Action.JOIN
 _LEAVE = Action.LEAVE
@@ -35,6 +35,7 @@ _STATE = Action.STATE_CHANGE
 _INTERVAL = Action.INTERVAL
 _FROM_INTERVAL = INTERVAL_SOURCE
 _TOMBSTONE_MIN = 1024
+_TOUCHED_MAX = 64  # uuids a snapshot names for changed_since; more: compare instead
 _LOW = (1 << 32) - 1  # joined_at bits of a packed entry
 _new_member = tuple.__new__  # skips NamedTuple's keyword handling on the hot path
 _new_roster = object.__new__
@@ -206,31 +207,124 @@ class _Members(Mapping[str, Member]):
         return f"<members of a roster: {self._count}>"
 
 
+class Snapshot(Mapping[str, "Mapping[str, Any] | None"]):
+    """The occupants of one here-now answer, page by page, stored as roster entries.
+
+    A mapping uuid -> state (None where none). Kept as the entries a roster would hold
+    (one ``immutables.Map``, filled page by page while the next page is on its way), so
+    that folding the snapshot into a roster that knows nobody yet (a bootstrap) takes
+    that map as it is: one copy of a big channel, never two. Reading it ends the filling.
+    It iterates in the answer's order.
+
+    Args:
+        timetoken: The timetoken the snapshot will be folded in with.
+        timestamp: Unix seconds: the ``joined_at`` of the members it adds.
+    """
+
+    __slots__ = ("_entries", "_filling", "_order", "timestamp", "timetoken")
+
+    def __init__(self, timetoken: int, timestamp: int) -> None:
+        self.timetoken = timetoken
+        self.timestamp = timestamp
+        self._filling: Any = _EMPTY_MAP.mutate()  # an immutables.MapMutation
+        self._entries: immutables.Map[str, _Entry] | None = None
+        self._order: list[str] = []
+
+    def add(self, occupants: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Add one page of occupants (uuid -> state).
+
+        Raises:
+            RuntimeError: The snapshot was read already.
+        """
+        if self._entries is not None:
+            raise RuntimeError("a Snapshot is read-only once read")
+        tt, stamp = self.timetoken, self.timestamp
+        stateless = _pack("", None, stamp, tt)  # the same entry for every uuid
+        self._filling.update(
+            {u: stateless if s is None else _pack(u, s, stamp, tt) for u, s in occupants.items()}
+        )
+        self._order.extend(occupants)
+
+    @property
+    def _map(self) -> immutables.Map[str, _Entry]:
+        if self._entries is None:
+            self._entries = self._filling.finish()
+            self._filling = None
+        return self._entries
+
+    def __getitem__(self, uuid: str) -> Mapping[str, Any] | None:
+        return _decode(uuid, self._map[uuid]).state  # type: ignore[union-attr]
+
+    def __contains__(self, uuid: object) -> bool:
+        return uuid in self._map
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    @property
+    def order(self) -> list[str]:
+        """The uuids in the answer's order (each once)."""
+        if len(self._order) != len(self._map):  # a uuid on two pages: keep its first
+            self._order = list(dict.fromkeys(self._order))
+        return self._order
+
+    def items(self) -> Iterator[tuple[str, Mapping[str, Any] | None]]:  # type: ignore[override]
+        """(uuid, state) pairs in the answer's order, decoded while iterating."""
+        entries = self._map
+        for uuid in self.order:
+            yield uuid, _decode(uuid, entries[uuid]).state  # type: ignore[union-attr]
+
+    def entries_for(self, timetoken: int, timestamp: int) -> immutables.Map[str, _Entry] | None:
+        """The entries as they are, if they were packed with this timetoken and time."""
+        if (timetoken, timestamp) == (self.timetoken, self.timestamp):
+            return self._map
+        return None
+
+
 class ResyncEvents(Sequence[PresenceEvent]):
     """The synthetic events of one :meth:`Roster.reconcile`, built when read.
 
-    A snapshot of a large channel differs from an empty roster by one join per member;
-    nobody may be listening to ``events``, so the records are only made on access.
+    A snapshot of a large channel differs from an empty roster by one join per member,
+    and nobody may be listening to ``events``: only the uuids are kept (leaves first,
+    then arrivals in the snapshot's order), and the records are made on access.
     """
 
-    __slots__ = ("_changes", "_channel", "_occupancy", "_timestamp", "_timetoken")
+    __slots__ = (
+        "_arrivals",
+        "_changed",
+        "_channel",
+        "_leaves",
+        "_occupancy",
+        "_states",
+        "_timestamp",
+        "_timetoken",
+    )
 
     def __init__(
         self,
         channel: str,
-        changes: list[tuple[Action, str, Mapping[str, Any] | None]],
+        leaves: list[str],
+        arrivals: Sequence[str],
+        changed: frozenset[str],
+        states: Mapping[str, Mapping[str, Any] | None] | None,
         occupancy: int,
         timestamp: int,
         timetoken: int,
     ) -> None:
         self._channel = channel
-        self._changes = changes
+        self._leaves = leaves
+        self._arrivals = arrivals  # joins, or state changes for the uuids in ``changed``
+        self._changed = changed
+        self._states = states  # uuid -> state, None when the snapshot carried none
         self._occupancy = occupancy
         self._timestamp = timestamp
         self._timetoken = timetoken
 
     def __len__(self) -> int:
-        return len(self._changes)
+        return len(self._leaves) + len(self._arrivals)
 
     @overload
     def __getitem__(self, index: int) -> PresenceEvent: ...
@@ -238,14 +332,29 @@ class ResyncEvents(Sequence[PresenceEvent]):
     def __getitem__(self, index: slice) -> list[PresenceEvent]: ...
     def __getitem__(self, index: int | slice) -> PresenceEvent | list[PresenceEvent]:
         if isinstance(index, slice):
-            return [self._event(c) for c in self._changes[index]]
-        return self._event(self._changes[index])
+            return [self[i] for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("resync event index out of range")
+        leaves = len(self._leaves)
+        if index < leaves:
+            return self._event(_LEAVE, self._leaves[index])
+        return self._arrival(self._arrivals[index - leaves])
 
     def __iter__(self) -> Iterator[PresenceEvent]:
-        return map(self._event, self._changes)
+        for uuid in self._leaves:
+            yield self._event(_LEAVE, uuid)
+        for uuid in self._arrivals:
+            yield self._arrival(uuid)
 
-    def _event(self, change: tuple[Action, str, Mapping[str, Any] | None]) -> PresenceEvent:
-        action, uuid, state = change
+    def _arrival(self, uuid: str) -> PresenceEvent:
+        state = None if self._states is None else self._states[uuid]
+        return self._event(_STATE if uuid in self._changed else _JOIN, uuid, state)
+
+    def _event(
+        self, action: Action, uuid: str, state: Mapping[str, Any] | None = None
+    ) -> PresenceEvent:
         return PresenceEvent(
             action,
             self._channel,
@@ -689,39 +798,70 @@ class Roster:
         """
         tt = timetoken
         old = self._entries
+        states = occupants if with_state else None
+        if not old and not self._meta.gone_old:
+            # Nothing known yet (a bootstrap): every occupant joins. One map, built from a
+            # dict or kept from the Snapshot as it is: by far the commonest snapshot of a
+            # big channel.
+            built = (
+                occupants.entries_for(tt, timestamp)
+                if with_state and isinstance(occupants, Snapshot)
+                else None
+            )
+            if built is None:
+                stateless = _pack("", None, timestamp, tt)  # the same entry for every uuid
+                built = immutables.Map(
+                    {
+                        u: stateless if s is None or not with_state else _pack(u, s, timestamp, tt)
+                        for u, s in occupants.items()
+                    }
+                )
+            entries: immutables.Map[str, _Entry] = built
+            order = occupants.order if isinstance(occupants, Snapshot) else list(occupants)
+            events = ResyncEvents(
+                self.channel, [], order, frozenset(), states, occupancy, timestamp, tt
+            )
+            count_now = occupancy if self._timetoken <= tt else self._occupancy
+            new = self._with(entries, len(entries), count_now, max(self._timetoken, tt))
+            new._meta = new._meta._replace(synced_at=tt, stale_since=None)
+            return events, new
         count = self._count
-        changes: list[tuple[Action, str, Mapping[str, Any] | None]] = []
-        with old.mutate() as entries:
+        leaves: list[str] = []
+        arrivals: list[str] = []
+        changed: set[str] = set()
+        with old.mutate() as mutation:
             for uuid, entry in old.items():
                 if uuid not in occupants and _present(entry) and tt >= _last_tt(entry):
-                    entries.set(uuid, ~tt)
+                    mutation.set(uuid, ~tt)
                     count -= 1
-                    changes.append((_LEAVE, uuid, None))
+                    leaves.append(uuid)
             for uuid, state in occupants.items():
                 if not with_state:
                     state = None
                 found = old.get(uuid)
                 if found is None or not _present(found):
-                    departed = self._departed_at(uuid, found)
-                    if tt >= departed:
-                        entries.set(uuid, _pack(uuid, state, timestamp, tt))
+                    if tt >= self._departed_at(uuid, found):
+                        mutation.set(uuid, _pack(uuid, state, timestamp, tt))
                         count += 1
-                        changes.append((_JOIN, uuid, state))
+                        arrivals.append(uuid)
                     continue
                 current: Member = _decode(uuid, found)  # type: ignore[assignment]
                 if with_state and (current.state or None) != (state or None):
                     # PubNub clears state to nothing: an empty object and None are the same.
                     if tt >= current.timetoken:
-                        entries.set(uuid, _pack(uuid, state, current.joined_at, tt))
-                        changes.append((_STATE, uuid, state))
-            new_entries = entries.finish()
+                        mutation.set(uuid, _pack(uuid, state, current.joined_at, tt))
+                        arrivals.append(uuid)
+                        changed.add(uuid)
+            new_entries = mutation.finish()
         newest = max(self._timetoken, tt)
         # Events newer than the snapshot carry a newer count than the snapshot's.
         count_now = occupancy if self._timetoken <= tt else self._occupancy
-        touched = tuple(uuid for _, uuid, _ in changes)
+        touched = (*leaves, *arrivals) if len(leaves) + len(arrivals) <= _TOUCHED_MAX else None
         new = self._with(new_entries, count, count_now, newest, touched)
         new._meta = new._meta._replace(synced_at=tt, stale_since=None)
-        events = ResyncEvents(self.channel, changes, occupancy, timestamp, tt)
+        events = ResyncEvents(
+            self.channel, leaves, arrivals, frozenset(changed), states, occupancy, timestamp, tt
+        )
         return events, new
 
     def synced(self, timetoken: int) -> Roster:

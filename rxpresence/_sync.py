@@ -105,7 +105,7 @@ from ._fanout import Report
 from ._herenow import MAX_PAGE, HereNowError, HereNowPage, HereNowRequest, HereNowSource
 from ._limits import LimitError, check_count, check_state, check_uuid, excerpt
 from ._reports import ConnectionStatus
-from ._roster import Roster
+from ._roster import Roster, Snapshot
 
 __all__ = ["ResyncSettings", "SyncManager", "channel_names"]
 
@@ -215,7 +215,7 @@ def checked_page(request: HereNowRequest, page: object) -> HereNowPage:
         if not isinstance(occupants, Mapping):
             raise LimitError(f"occupants must be a mapping uuid -> state, got {excerpt(occupants)}")
         checked = {
-            check_uuid("uuid", uuid): check_state(f"state of {excerpt(uuid)}", state)
+            check_uuid("uuid", uuid): None if state is None else check_state("state", state)
             for uuid, state in occupants.items()
         }
     except LimitError as error:
@@ -234,7 +234,7 @@ class _Fetch:
         self.seq = seq  # orders sends against stale marks
         self.offset = 0
         self.occupancy = 0
-        self.occupants: dict[str, Mapping[str, Any] | None] = {}
+        self.occupants: Snapshot | None = None  # the pages so far, as roster entries
         self.deadline: abc.DisposableBase | None = None  # the page's request timeout
 
 
@@ -597,7 +597,9 @@ class SyncManager:
                 if fetch.uuids:
                     occupants = page.occupants
                     assert occupants is not None  # checked_page
-                    fetch.occupants.update(occupants)
+                    if fetch.occupants is None:
+                        fetch.occupants = Snapshot(fetch.base_tt + 1, int(self._now()))
+                    fetch.occupants.add(occupants)
                     fetch.occupancy = page.occupancy
                     got = len(occupants)
                     if got >= request.limit and request.offset + got < page.occupancy:
@@ -635,18 +637,19 @@ class SyncManager:
         tt = fetch.base_tt + 1
         clears = track.stale_seq is None or fetch.seq > track.stale_seq
         if fetch.uuids:
+            snapshot = fetch.occupants or Snapshot(tt, int(self._now()))
             self._registry.reconcile(
                 track.name,
-                fetch.occupants,
+                snapshot,
                 occupancy=fetch.occupancy,
                 timetoken=tt,
-                timestamp=int(self._now()),
+                timestamp=snapshot.timestamp,
                 with_state=self._settings.include_state,
                 clears_stale=clears,
             )
             track.synced = True
             if self.on_snapshot is not None:
-                self.on_snapshot(track.name, fetch.occupants)
+                self.on_snapshot(track.name, snapshot)
         else:
             self._registry.set_occupancy(
                 track.name, fetch.occupancy, timetoken=tt, clears_stale=clears
