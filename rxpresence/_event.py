@@ -236,6 +236,19 @@ class PresenceEvent(_Fields):
         fields.update(changes)
         return PresenceEvent(**fields)
 
+    def with_occupancy(self, occupancy: int) -> PresenceEvent:
+        """A copy with another occupancy (flicker suppression adjusts it on nearly every
+        event it passes on, so this skips :meth:`replace`'s general path).
+
+        Raises:
+            PresenceEventError: ``occupancy`` is not an int in ``0..2**64``.
+        """
+        if type(occupancy) is not int or not 0 <= occupancy < MAX_COUNT:
+            return self.replace(occupancy=occupancy)  # raises, naming the field
+        values = list(self)
+        values[_OCCUPANCY] = occupancy
+        return tuple.__new__(PresenceEvent, values)
+
     @property
     def has_deltas(self) -> bool:
         """Whether an interval event names who joined, left or timed out."""
@@ -315,6 +328,7 @@ class PresenceEvent(_Fields):
 
 
 _COUNT_NAMES = frozenset({"occupancy", "timestamp", "timetoken"})
+_OCCUPANCY = _Fields._fields.index("occupancy")
 _COUNTS = [(i, name) for i, name in enumerate(_Fields._fields) if name in _COUNT_NAMES]
 
 

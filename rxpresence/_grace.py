@@ -246,11 +246,13 @@ class FlickerSuppressor:
     # -- per action ---------------------------------------------------------------------
 
     def _join(self, event: PresenceEvent) -> None:
-        # or_same: the rejoin we swallowed, delivered again, is dropped too.
-        ordered = self._late.in_order(event, self._newest_occupancy, or_same=True)
-        if ordered is None:
-            return
-        event = ordered
+        late = self._late
+        if late.swallowed or late.released:  # else nothing to repair: skip the call
+            # or_same: the rejoin we swallowed, delivered again, is dropped too.
+            ordered = late.in_order(event, self._newest_occupancy, or_same=True)
+            if ordered is None:
+                return
+            event = ordered
         uuid, tt = event.uuid or "", event.timetoken
         hold = self._held.get(uuid)
         if hold is not None and tt >= hold.event.timetoken:
@@ -276,15 +278,20 @@ class FlickerSuppressor:
                 return
             # Never seen joining: whether the roster downstream has it is unknown (it
             # may have started from a snapshot), so the rejoin goes through.
-        self._late.swallowed.pop(uuid, None)
-        self._remember(uuid, event.state, tt, replace=event.source != INTERVAL_SOURCE)
+        if late.swallowed:
+            late.swallowed.pop(uuid, None)
+        state = event.state
+        self._remember(
+            uuid, state, tt, replace=state is not None or event.source != INTERVAL_SOURCE
+        )
         self._emit(event)
 
     def _state_change(self, event: PresenceEvent) -> None:
-        ordered = self._late.in_order(event, self._newest_occupancy)
-        if ordered is None:
-            return
-        event = ordered
+        if self._late.swallowed or self._late.released:
+            ordered = self._late.in_order(event, self._newest_occupancy)
+            if ordered is None:
+                return
+            event = ordered
         uuid, tt = event.uuid or "", event.timetoken
         self._late.swallowed.pop(uuid, None)
         hold = self._held.get(uuid)
@@ -298,10 +305,11 @@ class FlickerSuppressor:
         self._emit(event)
 
     def _departure(self, event: PresenceEvent) -> None:
-        ordered = self._late.in_order(event, self._newest_occupancy)
-        if ordered is None:
-            return
-        event = ordered
+        if self._late.swallowed or self._late.released:
+            ordered = self._late.in_order(event, self._newest_occupancy)
+            if ordered is None:
+                return
+            event = ordered
         uuid, tt = event.uuid or "", event.timetoken
         hold = self._held.get(uuid)
         if hold is not None and tt < hold.departed(uuid):
@@ -457,8 +465,10 @@ class FlickerSuppressor:
     def _emit(self, event: PresenceEvent) -> None:
         # PubNub's occupancy already dropped the held departures; downstream never saw them.
         if self._held_count:
-            event = event.replace(occupancy=event.occupancy + self._held_count)
-        self._send(event)
+            event = event.with_occupancy(event.occupancy + self._held_count)
+        if event.timetoken > self._emitted:
+            self._emitted = event.timetoken
+        self._emit_to(event)
 
     def _send(self, event: PresenceEvent) -> None:
         if event.timetoken > self._emitted:
@@ -476,7 +486,8 @@ class FlickerSuppressor:
                 return
             if state is None and not replace:
                 state = known[0]
-        self._late.arrived(uuid, tt)
+        if self._late.absent:
+            self._late.arrived(uuid, tt)
         self._known[uuid] = (state, tt)
 
     def _forget(self, uuid: str, tt: int) -> None:
