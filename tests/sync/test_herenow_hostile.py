@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import pytest
+from helpers import nested_list
 from sync_helpers import SETTINGS, Rig
 
 import rxpresence as rxp
@@ -32,7 +33,7 @@ BAD_PAGES: list[Any] = [
     rxp.HereNowPage(1, {"\ud800": None}),
     rxp.HereNowPage(1, {7: None}),  # type: ignore[dict-item]
     rxp.HereNowPage(1, {"ada": "busy"}),  # type: ignore[dict-item]
-    rxp.HereNowPage(1, {"ada": {"deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}),
+    rxp.HereNowPage(1, {"ada": {"deep": nested_list(33)}}),
     rxp.HereNowPage(1, {"ada": {"big": "x" * 40_000}}),
     "not a page",
     None,
@@ -73,7 +74,7 @@ def test_an_answer_given_twice_counts_once_and_the_second_is_reported() -> None:
     _started(rig)
     rig.advance(SETTINGS.cache_ttl)
     rig.hub.resync("room")
-    request, done = rig.here_now.pending[0]
+    _, done = rig.here_now.pending[0]
     rig.here_now.join("room", "cy")
     rig.here_now.respond()
     done(rxp.HereNowPage(0, {}))  # the same callback again: an empty room
