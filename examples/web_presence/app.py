@@ -68,6 +68,7 @@ class RoomSettings:
     def pnconfig(self, uuid: str) -> PNConfiguration:
         """A client configuration for ``uuid``."""
         config = PNConfiguration()
+        config.disable_config_locking = False  # the SDK's recommended mode: locked when used
         config.subscribe_key = self.subscribe_key
         config.publish_key = self.publish_key
         config.user_id = uuid

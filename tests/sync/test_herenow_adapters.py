@@ -222,6 +222,7 @@ def test_auto_picks_the_adapter() -> None:
     from pubnub.pubnub import PubNub
 
     config = PNConfiguration()
+    config.disable_config_locking = False  # the SDK's recommended mode (no deprecation)
     config.subscribe_key = "demo"
     config.user_id = "me"
     config.daemon = True
