@@ -70,6 +70,10 @@ def no_leaked_threads(grace: float = 8.0) -> Iterator[None]:
 _SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
 
 
+def _request_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if _SDK_REQUEST_THREAD.match(t.name)]
+
+
 def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
     """Unsubscribe sync ``PubNub`` clients, let their requests finish, then stop them.
 
@@ -79,10 +83,9 @@ def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
     for pubnub in clients:
         with suppress(AttributeError):  # a second unsubscribe_all() raises in the SDK
             pubnub.unsubscribe_all()
-    wait_for(
-        lambda: not any(_SDK_REQUEST_THREAD.match(t.name) for t in threading.enumerate()),
-        timeout,
-        "(SDK request threads finished)",
-    )
+    try:
+        wait_for(lambda: not _request_threads(), timeout, "(SDK request threads finished)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still running: {_request_threads()}") from None
     for pubnub in clients:
         pubnub.stop()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import threading
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from polling import WaitFor as WaitFor
+from polling import stop_sync_clients as stop_sync_clients
 from polling import wait_for as wait_for
 from pubnub.callbacks import SubscribeCallback
 from pubnub.enums import PNStatusCategory
@@ -57,30 +56,6 @@ class RawHttp:
 
     def get(self, target: str, timeout: float = 10.0) -> Reply:
         return self.request(target, timeout=timeout)
-
-
-# The sync SDK names its request threads "Thread-<Operation>-<n>".
-_SDK_REQUEST_THREAD = re.compile(r"^Thread-[A-Za-z]+-\d+$")
-
-
-def stop_sync_clients(clients: list[Any], timeout: float = 6.0) -> None:
-    """Unsubscribe sync ``PubNub`` clients, let their requests finish, then stop them.
-
-    ``PubNub.stop()`` closes the HTTP session under requests still in flight, and a
-    thread blocked on such a request then waits out the SDK's request timeout (310 s
-    for a subscribe). So: unsubscribe, wait for the request threads, then stop.
-    """
-    for pubnub in clients:
-        # The SDK raises AttributeError when unsubscribe_all() runs a second time.
-        with suppress(AttributeError):
-            pubnub.unsubscribe_all()
-    wait_for(
-        lambda: not any(_SDK_REQUEST_THREAD.match(t.name) for t in threading.enumerate()),
-        timeout,
-        "(SDK request threads finished)",
-    )
-    for pubnub in clients:
-        pubnub.stop()
 
 
 class Recorder(SubscribeCallback):  # type: ignore[misc]

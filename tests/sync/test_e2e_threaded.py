@@ -300,9 +300,14 @@ def test_leave_on_close_with_the_threaded_client(world: World) -> None:
     # Unsubscribing instead is a race: the SDK's subscribe loop may send one more
     # request as it is told to stop (its callback reads the channels before
     # unsubscribe_all empties them), and if that request reaches the server after the
-    # hub's leave, it joins the uuid again. A stopped client sends nothing more.
+    # hub's leave, it joins the uuid again. A stopped client sends nothing more, but its
+    # long poll stays held by the server: the client goes through a proxy, cut after the
+    # stop, so that poll's thread ends at once instead of at the poll's timeout.
     server = world.server()
-    present = PubNub(server.pnconfig("watcher", suppress_leave_events=True))  # no SDK leave
+    proxy = world.proxy(server)
+    config = server.pnconfig("watcher", suppress_leave_events=True)  # no SDK leave
+    config.origin = proxy.origin
+    present = PubNub(config)
     pubnub = PubNub(server.pnconfig("watcher"))
     world.clients += [present, pubnub]
     hub = world.hub(pubnub, leave_on_close=True)
@@ -312,6 +317,7 @@ def test_leave_on_close_with_the_threaded_client(world: World) -> None:
     present.subscribe().channels(["lobby"]).execute()
     wait_for(lambda: "watcher" in watch.roster, message="(joined)")
     present.stop()
+    proxy.cut()
     assert "watcher" in server.occupants("lobby")  # the SDK left nothing behind it
     hub.close()  # sends the leave for the channel its roster showed it on
     assert "watcher" not in server.occupants("lobby")
