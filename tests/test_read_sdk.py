@@ -16,6 +16,7 @@ from pubnub.models.consumer.pubsub import PNPresenceEventResult
 
 import rxpresence as rxp
 from rxpresence._event import read_sdk
+from rxpresence._limits import MAX_STATE_BYTES, MAX_STATE_DEPTH
 
 TT = 17_000_000_000_000_000
 UUIDS = ["a", "b", "c"]
@@ -51,6 +52,28 @@ _odd_values = st.sampled_from(
 )
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        state = {"in": state}
+    return state
+
+
+# States the fast path walks with the constructor's own check: within the limits, and
+# past each of them (size, depth, a value JSON cannot hold, a key that is not a string).
+_STATES: list[Any] = [
+    {"mood": "ok"},
+    {"mood": "busy", "typing": True, "seen": [1, 2.5, None]},
+    {"text": "x" * (MAX_STATE_BYTES + 1)},
+    _nested(MAX_STATE_DEPTH),
+    _nested(MAX_STATE_DEPTH + 1),
+    {"bad": float("nan")},
+    {"bad": object()},
+    {1: "key not a string"},
+    {"big": 2**70},
+]
+
+
 @st.composite
 def sdk_results(draw: st.DrawFn) -> PNPresenceEventResult:
     action = draw(
@@ -65,7 +88,7 @@ def sdk_results(draw: st.DrawFn) -> PNPresenceEventResult:
         "timetoken": TT + draw(st.integers(0, 40)),
     }
     if action in ("join", "state-change") and draw(st.booleans()):
-        fields["state"] = {"mood": draw(st.sampled_from(["ok", "busy"]))}
+        fields["state"] = draw(st.sampled_from(_STATES))
     if action == "interval":
         for name in ("join", "leave", "timeout"):
             if draw(st.booleans()):
