@@ -674,19 +674,19 @@ def other_rows(plan: Plan, res: Results) -> list[Row]:
     rows += [
         Row(
             sec,
-            "a thread per timer (RxPY's TimeoutScheduler) / the hub's timer thread",
+            "RxPY's TimeoutScheduler / the hub's timer thread (each: one timer, the earliest)",
             held,
             timers.ratios,
             report.ratio,
         ),
         Row(
             sec,
-            "new threads alive after the pushes: the hub's timer thread / a thread per timer",
+            "new threads alive after the pushes: the hub's timer thread / RxPY's TimeoutScheduler",
             held,
-            [float(timers.per_timer_threads)],
+            [float(timers.timeout_scheduler_threads)],
             report.count,
             timed=False,
-            text=f"{timers.hub_threads:,} / {timers.per_timer_threads:,}",
+            text=f"{timers.hub_threads:,} / {timers.timeout_scheduler_threads:,}",
         ),
     ]
     return rows
@@ -781,7 +781,7 @@ def absolute_rows(plan: Plan, res: Results) -> list[Row]:
     timers = res.timers
     for label, values in (
         ("the hub's timer thread", timers.hub),
-        ("a thread per timer", timers.per_timer),
+        ("RxPY's TimeoutScheduler", timers.timeout_scheduler),
     ):
         rows.append(
             Row(

@@ -53,7 +53,7 @@ ROWS = [
     "snapshots not growing by exactly one member",
     "contenders end with the same users as F1",
     "added CPU time",
-    "a thread per timer (RxPY's TimeoutScheduler) / the hub's timer thread",
+    "RxPY's TimeoutScheduler / the hub's timer thread (each: one timer, the earliest)",
     "whole client CPU per event, rxpresence (events/s per core",
     "bootstrap time, rxpresence",
     "machine: ",

@@ -2,7 +2,7 @@
 
 A detached hub with real timers and a grace of a few milliseconds, so held timeouts are
 released on timer threads while producer threads push: the hub's own timer thread (the
-default) in even runs, RxPY's ``TimeoutScheduler`` (a thread per timer) in odd ones. Each
+default) in even runs, RxPY's ``TimeoutScheduler`` (a thread per scheduled item) in odd ones. Each
 producer owns some channels (PubNub delivers one channel's events in order, which is
 what each producer does) and plays joins, state changes, leaves, timeouts, quick
 rejoins and interval events against its own model of who is present.
