@@ -32,10 +32,11 @@ def _daemon(target: Callable[[], None]) -> threading.Thread:
 class TimerThread(EventLoopScheduler):
     """One daemon thread for all the timers of a hub, on a monotonic clock.
 
-    RxPY's ``TimeoutScheduler`` starts a thread per timer: every held timeout of a busy
-    channel would cost a thread start on the SDK's thread, and thousands of threads.
-    This runs them all on one thread, started while a timer is pending and ended when
-    none is (or by :meth:`dispose`). ``EventLoopScheduler`` keeps its queue in wall-clock
+    RxPY's ``TimeoutScheduler`` starts a thread per scheduled item, and the hub's
+    timers (held departures share one item, see ``_deadlines.py``; here-now paging and
+    retries have their own) would each cost a thread start on the SDK's thread. This
+    runs them all on one thread, started while a timer is pending and ended when none
+    is (or by :meth:`dispose`). ``EventLoopScheduler`` keeps its queue in wall-clock
     time, where a step of the system clock would delay or hasten every pending grace
     period; ``now`` here is the wall clock at creation plus monotonic time since.
 
