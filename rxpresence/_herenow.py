@@ -34,8 +34,9 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from ._limits import excerpt
 
 __all__ = [
     "AsyncioHereNow",
@@ -154,11 +155,11 @@ def is_error_status(status: Any) -> bool:
 
 
 def _state(uuid: str, state: Any) -> Mapping[str, Any] | None:
-    if state is None:
-        return None
-    if not isinstance(state, Mapping):
-        raise HereNowError(f"here-now state of {uuid!r} must be an object, got {state!r}")
-    return MappingProxyType(dict(state))
+    # Passed on as it is: the sync checks every page's states against the limits and
+    # keeps a read-only copy (``checked_page``), whatever the source.
+    if state is None or isinstance(state, Mapping):
+        return state
+    raise HereNowError(f"here-now state of {excerpt(uuid)} must be an object, got {excerpt(state)}")
 
 
 def parse_result(request: HereNowRequest, result: Any) -> HereNowPage:
@@ -188,7 +189,7 @@ def parse_result(request: HereNowRequest, result: Any) -> HereNowPage:
     if isinstance(raw, str) and raw.isdigit():
         raw = int(raw)
     if type(raw) is not int or raw < 0:
-        raise HereNowError(f"here-now occupancy must be an int >= 0, got {raw!r}")
+        raise HereNowError(f"here-now occupancy must be an int >= 0, got {excerpt(raw)}")
     occupancy = raw
     if not request.include_uuids:
         return HereNowPage(occupancy, None)
@@ -196,7 +197,7 @@ def parse_result(request: HereNowRequest, result: Any) -> HereNowPage:
     for occupant in getattr(data, "occupants", None) or ():
         uuid = getattr(occupant, "uuid", None)
         if not isinstance(uuid, str) or not uuid:
-            raise HereNowError(f"here-now uuid must be a non-empty string, got {uuid!r}")
+            raise HereNowError(f"here-now uuid must be a non-empty string, got {excerpt(uuid)}")
         occupants[uuid] = _state(uuid, getattr(occupant, "state", None))
     return HereNowPage(occupancy, occupants)
 
