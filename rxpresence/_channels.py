@@ -176,11 +176,7 @@ class ChannelRegistry:
                 self._report("timer", exc, event)
 
     def _publish(self, channel: ChannelState, old: Roster, new: Roster) -> None:
-        channel.roster = new
-        if channel.roster_out is not None:
-            channel.roster_out.on_next(new)
-        if channel.occupancy_out is not None and new.occupancy != old.occupancy:
-            channel.occupancy_out.on_next(new.occupancy)
+        channel.publish(new)
         if self._all is not None:
             self._all.on_next(self._all.value.set(channel.name, new))
         if self._where:
