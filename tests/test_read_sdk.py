@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import nested_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pubnub.models.consumer.pubsub import PNPresenceEventResult
@@ -52,21 +53,14 @@ _odd_values = st.sampled_from(
 )
 
 
-def _nested(depth: int) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for _ in range(depth - 1):
-        state = {"in": state}
-    return state
-
-
 # States the fast path walks with the constructor's own check: within the limits, and
 # past each of them (size, depth, a value JSON cannot hold, a key that is not a string).
 _STATES: list[Any] = [
     {"mood": "ok"},
     {"mood": "busy", "typing": True, "seen": [1, 2.5, None]},
     {"text": "x" * (MAX_STATE_BYTES + 1)},
-    _nested(MAX_STATE_DEPTH),
-    _nested(MAX_STATE_DEPTH + 1),
+    nested_state(MAX_STATE_DEPTH),
+    nested_state(MAX_STATE_DEPTH + 1),
     {"bad": float("nan")},
     {"bad": object()},
     {1: "key not a string"},
