@@ -30,6 +30,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from ._limits import excerpt
+
 __all__ = [
     "MAX_CHANNEL_LENGTH",
     "MAX_STATE_BYTES",
@@ -130,7 +132,7 @@ def check_channel(channel: Any) -> str:
             (a comma), a wildcard (``*``) or a presence channel (``-pnpres``).
     """
     if not isinstance(channel, str) or not channel:
-        raise ValueError(f"channel must be a non-empty string, got {channel!r}")
+        raise ValueError(f"channel must be a non-empty string, got {excerpt(channel)}")
     if len(channel) > MAX_CHANNEL_LENGTH:
         raise ValueError(
             f"channel {channel[:20]!r}... has {len(channel)} characters; PubNub accepts at "
@@ -168,7 +170,7 @@ def check_state(state: Any) -> dict[str, Any]:
         )
     bad_keys = [k for k in state if not isinstance(k, str)]
     if bad_keys:
-        raise ValueError(f"state keys must be strings, got {bad_keys[0]!r}")
+        raise ValueError(f"state keys must be strings, got {excerpt(bad_keys[0])}")
     try:
         text = json.dumps(dict(state), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -198,5 +200,7 @@ def check_timeout(timeout: Any) -> float | None:
         or not math.isfinite(seconds)
         or seconds <= 0
     ):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        raise ValueError(
+            f"timeout must be a positive number of seconds or None, got {excerpt(timeout)}"
+        )
     return float(seconds)

@@ -45,6 +45,7 @@ from ._fanout import Fanout
 from ._grace import HiddenFlicker, grace_seconds
 from ._guardrails import warn_about_config
 from ._herenow import HereNowSource, here_now_source, send_leave
+from ._limits import excerpt
 from ._listener import Listener
 from ._locked import TimerThread
 from ._own_presence import Confirmation, OwnPresence
@@ -554,7 +555,7 @@ class PresenceStreams:
 def _checked(channel: str, grace: float | timedelta | None) -> float:
     """Validate a channel name and a grace; the grace in seconds (0 for none)."""
     if not isinstance(channel, str) or not channel:
-        raise ValueError(f"channel must be a non-empty string, got {channel!r}")
+        raise ValueError(f"channel must be a non-empty string, got {excerpt(channel)}")
     return 0.0 if grace is None else grace_seconds(grace)
 
 
